@@ -1,0 +1,10 @@
+"""Top-level URLs: the admin for now; the API and the site's pages arrive with their issues."""
+
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+]

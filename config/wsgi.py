@@ -1,0 +1,14 @@
+"""WSGI entry point (gunicorn config.wsgi)."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+application = get_wsgi_application()
+
+# Fail at start-up, not at the first request, when the key ring is missing or malformed.
+from credentials.crypto import get_keyring  # noqa: E402
+
+get_keyring()

@@ -1,0 +1,25 @@
+"""The credentials app: discovers credential types and mirrors them into the table after migrate."""
+
+from typing import Any
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _sync_types(sender: AppConfig, **kwargs: Any) -> None:
+    from credentials.services import credential_types_sync
+
+    credential_types_sync()
+
+
+class CredentialsConfig(AppConfig):
+    name = "credentials"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from credentials import checks  # noqa: F401  (registers the key checks)
+        from credentials.types import autodiscover
+
+        autodiscover()
+        # Like contenttypes and permissions, the table follows the code after every migrate.
+        post_migrate.connect(_sync_types, sender=self, dispatch_uid="credentials.sync_types")

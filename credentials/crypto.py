@@ -1,0 +1,143 @@
+"""The key ring: Fernet encryption of credential payloads, bound to their row, under named keys."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.views.decorators.debug import sensitive_variables
+
+PAYLOAD_VERSION = 1
+
+
+class KeyConfigError(ImproperlyConfigured):
+    """FERNET_KEYS is missing or malformed; the message names positions, never values."""
+
+
+class DecryptionError(Exception):
+    """A stored payload could not be opened; the message names the credential and the reason."""
+
+    reason = "cannot be decrypted"
+
+    def __init__(self, credential_id: Any, detail: str = ""):
+        self.credential_id = str(credential_id)
+        message = f"Credential {self.credential_id}: the stored secret {self.reason}"
+        super().__init__(f"{message} ({detail})." if detail else f"{message}.")
+
+
+class UnknownKeyError(DecryptionError):
+    reason = "is encrypted under a key that is not configured in FERNET_KEYS"
+
+
+class TamperedError(DecryptionError):
+    reason = "failed authentication: it was altered, or its key id does not match"
+
+
+class MisboundError(DecryptionError):
+    reason = "belongs to another credential or type: it was copied from another row"
+
+
+def key_id_for(key: bytes) -> str:
+    """A short, stable name for a key that reveals nothing about it."""
+    return hashlib.sha256(b"latchkey key id\x00" + base64.urlsafe_b64decode(key)).hexdigest()[:16]
+
+
+def key_problems(raw_keys: Sequence[str]) -> list[str]:
+    """What is wrong with a list of keys, each problem naming a 1-based position, never a value."""
+    problems = []
+    seen: dict[bytes, int] = {}
+    total = len(raw_keys)
+    for position, raw in enumerate(raw_keys, start=1):
+        try:
+            decoded = base64.urlsafe_b64decode(raw.encode("ascii"))
+        except (binascii.Error, UnicodeEncodeError, ValueError):
+            decoded = b""
+        if len(decoded) != 32:
+            problems.append(
+                f"FERNET_KEYS entry {position} of {total} is not a valid Fernet key "
+                "(32 bytes, URL-safe base64: 44 characters ending in '=')."
+            )
+        elif decoded in seen:
+            problems.append(f"FERNET_KEYS entry {position} of {total} repeats entry {seen[decoded]}.")
+        else:
+            seen[decoded] = position
+    return problems
+
+
+@dataclass(frozen=True)
+class Sealed:
+    ciphertext: str
+    key_id: str
+
+
+class KeyRing:
+    """Encrypts with the first key, decrypts with the key a row names; payloads carry their row."""
+
+    def __init__(self, raw_keys: Sequence[str]):
+        if not raw_keys:
+            raise KeyConfigError("FERNET_KEYS is empty: at least one key is needed.")
+        problems = key_problems(raw_keys)
+        if problems:
+            raise KeyConfigError(" ".join(problems))
+        self._fernets = {key_id_for(raw.encode()): Fernet(raw.encode()) for raw in raw_keys}
+        self.key_ids: tuple[str, ...] = tuple(self._fernets)
+        self.primary_key_id = self.key_ids[0]
+
+    def __repr__(self) -> str:
+        return f"<KeyRing primary={self.primary_key_id} keys={len(self.key_ids)}>"
+
+    @sensitive_variables("data", "plaintext")
+    def seal(self, *, credential_id: Any, type_slug: str, data: dict[str, Any]) -> Sealed:
+        plaintext = json.dumps(
+            {"v": PAYLOAD_VERSION, "credential": str(credential_id), "type": type_slug, "data": data},
+            separators=(",", ":"),
+            sort_keys=True,
+        ).encode()
+        token = self._fernets[self.primary_key_id].encrypt(plaintext)
+        return Sealed(ciphertext=token.decode("ascii"), key_id=self.primary_key_id)
+
+    @sensitive_variables("plaintext", "payload")
+    def open(self, *, credential_id: Any, type_slug: str, ciphertext: str, key_id: str) -> dict[str, Any]:
+        fernet = self._fernets.get(key_id)
+        if fernet is None:
+            raise UnknownKeyError(credential_id, f"key id {key_id or '(none)'}")
+        try:
+            plaintext = fernet.decrypt(ciphertext.encode("ascii"))
+        except (InvalidToken, UnicodeEncodeError):
+            raise TamperedError(credential_id) from None
+        payload = json.loads(plaintext)
+        if payload.get("v") != PAYLOAD_VERSION:
+            raise TamperedError(credential_id, f"unknown payload version {payload.get('v')!r}")
+        if payload.get("credential") != str(credential_id) or payload.get("type") != type_slug:
+            raise MisboundError(credential_id)
+        return payload["data"]
+
+
+@functools.cache
+def get_keyring() -> KeyRing:
+    """The process's key ring, built once from settings.FERNET_KEYS."""
+    if not settings.FERNET_KEYS:
+        raise KeyConfigError(
+            "FERNET_KEYS is not set. Generate a key with "
+            "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'` "
+            "and set FERNET_KEYS to it (comma-separate several: the first encrypts, all decrypt). "
+            "Only the embedded development mode (DEBUG=1) makes a key of its own."
+        )
+    return KeyRing(settings.FERNET_KEYS)
+
+
+@receiver(setting_changed)
+def _reset_keyring(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("FERNET_KEYS", "DEBUG"):
+        get_keyring.cache_clear()

@@ -1,0 +1,57 @@
+"""What the credential services raise; each face maps these to its own answer (404, 403, 409, 400)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.core.exceptions import PermissionDenied
+
+
+class CredentialNotFound(Exception):
+    """No such credential, or the caller may not see it: the same answer for both."""
+
+    def __init__(self, message: str = "Credential not found."):
+        super().__init__(message)
+
+
+class CredentialPermissionDenied(PermissionDenied):
+    """The caller may see the credential but not do this to it."""
+
+
+class CredentialUnavailable(Exception):
+    """The credential exists and may be used by the caller, but is inactive or expired."""
+
+
+class StaleVersion(Exception):
+    """The credential changed since the caller read it: nothing was written."""
+
+    def __init__(self, *, expected: int, current: int):
+        self.expected = expected
+        self.current = current
+        super().__init__(
+            f"The credential was changed by someone else (version {current}, you sent {expected}). "
+            "Reload it and apply your change again."
+        )
+
+
+class InvalidCredential(Exception):
+    """Bad input. ``errors`` are about the credential's attributes, ``field_errors`` about its fields."""
+
+    def __init__(
+        self,
+        errors: Mapping[str, list[str]] | None = None,
+        field_errors: Mapping[str, list[str]] | None = None,
+    ):
+        self.errors = dict(errors or {})
+        self.field_errors = dict(field_errors or {})
+        super().__init__(str(self.as_dict()))
+
+    def as_dict(self) -> dict:
+        data: dict = dict(self.errors)
+        if self.field_errors:
+            data["fields"] = dict(self.field_errors)
+        return data
+
+
+class DestinationRefused(Exception):
+    """A use would send the secret to a host its owner did not allow (DESIGN.md invariant 9)."""

@@ -1,0 +1,125 @@
+"""Credential types as stored, and credentials: metadata in clear, secrets as bound ciphertext."""
+
+from __future__ import annotations
+
+import uuid
+from functools import cached_property
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from credentials import types
+
+
+class CredentialType(models.Model):
+    """A row per type: system types mirror the registry; custom ones are defined by staff."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    category = models.CharField(max_length=64, default="other")
+    icon = models.CharField(max_length=64, default="key")
+    description = models.TextField(blank=True)
+    schema = models.JSONField(default=list, help_text="A list of field definitions.")
+    test_spec = models.JSONField(default=dict, blank=True, help_text="How to test a custom type (HTTP).")
+    is_system = models.BooleanField(default=False, editable=False)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["category", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @cached_property
+    def spec(self) -> types.CredentialType:
+        """The behaviour of this type: the registered class, or one built from the stored schema."""
+        if self.is_system:
+            return types.get_type(self.slug)
+        return types.CustomCredentialType(
+            slug=self.slug,
+            name=self.name,
+            category=self.category,
+            icon=self.icon,
+            description=self.description,
+            schema=self.schema,
+        )
+
+
+class CredentialTestStatus(models.TextChoices):
+    NEVER = "", "Never tested"
+    RUNNING = "running", "Running"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+
+
+class Credential(models.Model):
+    """One stored credential. Only ``ciphertext`` holds secrets; every other column is safe to show."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    type = models.ForeignKey(CredentialType, on_delete=models.PROTECT, related_name="credentials")
+    environment = models.SlugField(max_length=64, default="production")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credentials")
+    team = models.ForeignKey(Group, null=True, blank=True, on_delete=models.PROTECT, related_name="credentials")
+    description = models.TextField(blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    is_active = models.BooleanField(default=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    allowed_hosts = models.JSONField(default=list, blank=True)
+
+    # Non-secret field values and derived facts (an SSH key's fingerprint), for display without
+    # decrypting; the authenticated payload repeats them, and the one door trusts only that.
+    public_fields = models.JSONField(default=dict, blank=True)
+    secrets_set = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    ciphertext = models.TextField(editable=False)
+    key_id = models.CharField(max_length=16, db_index=True, editable=False)
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    last_tested = models.DateTimeField(null=True, blank=True, editable=False)
+    test_status = models.CharField(max_length=16, choices=CredentialTestStatus.choices, blank=True, editable=False)
+    test_message = models.TextField(blank=True, editable=False)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name", "environment"]
+        permissions = [("use_credential", "Can use the credential's secret in an operation")]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                "environment",
+                "owner",
+                condition=Q(is_active=True, team__isnull=True),
+                name="credential_unique_name_per_owner",
+                violation_error_message="You already have an active credential with this name in this environment.",
+            ),
+            models.UniqueConstraint(
+                Lower("name"),
+                "environment",
+                "team",
+                condition=Q(is_active=True, team__isnull=False),
+                name="credential_unique_name_per_team",
+                violation_error_message="The team already has an active credential with this name in this environment.",
+            ),
+        ]
+        indexes = [models.Index(fields=["owner", "environment"]), models.Index(fields=["expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.environment})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()

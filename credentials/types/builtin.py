@@ -1,0 +1,291 @@
+"""The built-in credential types: git hosting tokens, SSH keys, databases and HTTP APIs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from credentials.types.base import CredentialType
+from credentials.types.schema import Field, Option, SchemaErrors
+from credentials.types.ssh import load_private_key, parse_host_keys
+
+GITHUB_API = "https://api.github.com"
+GITLAB_URL = "https://gitlab.com"
+
+_TEST_PATH = Field(
+    name="test_path",
+    label="Test path",
+    default="/",
+    pattern=r"/\S*",
+    max_length=2000,
+    help="Path under the base URL that answers 2xx when the credential works.",
+)
+
+
+def _base_url(default: str, help_text: str) -> Field:
+    return Field(name="base_url", label="Base URL", default=default, max_length=2000, help=help_text)
+
+
+class GitHubPAT(CredentialType):
+    slug = "github_pat"
+    name = "GitHub personal access token"
+    category = "git"
+    icon = "github"
+    description = "A classic or fine-grained GitHub token, for the API and for cloning over HTTPS."
+    fields = (
+        Field(
+            name="token",
+            label="Personal access token",
+            secret=True,
+            required=True,
+            max_length=255,
+            placeholder="ghp_… or github_pat_…",
+            help="Needs the repo scope (classic) or Contents: read (fine-grained) to clone.",
+        ),
+        _base_url(GITHUB_API, "For GitHub Enterprise Server: https://HOST/api/v3."),
+    )
+    destination_fields = ("base_url",)
+    git_transport = "https"
+
+    def extra_hosts_for(self, values: Mapping[str, Any]) -> tuple[str, ...]:
+        # github.com serves git; api.github.com serves the API.
+        return ("github.com",) if values.get("base_url", GITHUB_API).rstrip("/") == GITHUB_API else ()
+
+    def git_http_auth(self, values: Mapping[str, Any]) -> tuple[str, str]:
+        return ("x-access-token", values["token"])
+
+
+class GitLabPAT(CredentialType):
+    slug = "gitlab_pat"
+    name = "GitLab personal access token"
+    category = "git"
+    icon = "gitlab"
+    description = "A GitLab personal, project or group access token."
+    fields = (
+        Field(
+            name="token",
+            label="Access token",
+            secret=True,
+            required=True,
+            max_length=255,
+            placeholder="glpat-…",
+            help="Needs read_repository to clone, read_api or read_user to be tested.",
+        ),
+        _base_url(GITLAB_URL, "For self-hosted GitLab: https://HOST."),
+    )
+    destination_fields = ("base_url",)
+    git_transport = "https"
+
+    def git_http_auth(self, values: Mapping[str, Any]) -> tuple[str, str]:
+        # GitLab accepts any non-empty user name with an access token as the password.
+        return ("oauth2", values["token"])
+
+
+class GitLabOAuth(CredentialType):
+    slug = "gitlab_oauth"
+    name = "GitLab OAuth token"
+    category = "git"
+    icon = "gitlab"
+    description = "An OAuth 2 access token issued by GitLab to an application."
+    fields = (
+        Field(name="access_token", label="Access token", secret=True, required=True, max_length=2000),
+        _base_url(GITLAB_URL, "For self-hosted GitLab: https://HOST."),
+    )
+    destination_fields = ("base_url",)
+    git_transport = "https"
+
+    def git_http_auth(self, values: Mapping[str, Any]) -> tuple[str, str]:
+        return ("oauth2", values["access_token"])
+
+
+class SSHKey(CredentialType):
+    slug = "ssh_key"
+    name = "SSH key"
+    category = "git"
+    icon = "terminal"
+    description = "A private key for git over SSH, with the host keys it may trust."
+    fields = (
+        Field(name="username", label="User name", default="git", max_length=255, pattern=r"[A-Za-z0-9._-]+"),
+        Field(
+            name="private_key",
+            label="Private key",
+            secret=True,
+            required=True,
+            input="textarea",
+            placeholder="-----BEGIN OPENSSH PRIVATE KEY-----",
+            help="Ed25519, ECDSA or RSA, in OpenSSH or PEM format.",
+        ),
+        Field(
+            name="passphrase",
+            label="Passphrase",
+            secret=True,
+            max_length=1024,
+            help="Only if the key is encrypted.",
+        ),
+        Field(
+            name="host_keys",
+            label="Pinned host keys",
+            required=True,
+            input="textarea",
+            max_length=65_536,
+            placeholder="github.com ssh-ed25519 AAAAC3Nza…",
+            help="known_hosts lines for each server this key may connect to; "
+            "their host names are the key's allowed hosts.",
+        ),
+    )
+    destination_fields = ("host_keys",)
+    git_transport = "ssh"
+
+    def check(self, values: Mapping[str, Any]) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        for problem in (self._check_key, self._check_host_keys):
+            try:
+                problem(values)
+            except SchemaErrors as exc:
+                errors.update(exc.errors)
+        return errors
+
+    def _check_key(self, values: Mapping[str, Any]) -> None:
+        load_private_key(values["private_key"], values.get("passphrase"))
+
+    def _check_host_keys(self, values: Mapping[str, Any]) -> None:
+        if not parse_host_keys(values["host_keys"]):
+            raise SchemaErrors({"host_keys": ["Pin at least one host key."]})
+
+    def metadata(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        key = load_private_key(values["private_key"], values.get("passphrase"))
+        return {
+            "fingerprint": key.fingerprint,
+            "key_type": key.get_name(),
+            "key_bits": key.get_bits(),
+            "host_key_fingerprints": [
+                {"hosts": list(p.hosts), "key_type": p.key_type, "fingerprint": p.fingerprint}
+                for p in parse_host_keys(values["host_keys"])
+            ],
+        }
+
+    def _field_hosts(self, name: str, value: Any) -> list[str]:
+        hosts: list[str] = []
+        for pinned in parse_host_keys(value):
+            hosts.extend(h for h in pinned.hosts if h not in hosts)
+        return hosts
+
+
+def _host(default_port: int) -> tuple[Field, Field]:
+    return (
+        Field(name="host", label="Host", required=True, max_length=253, placeholder="db.example.com"),
+        Field(name="port", label="Port", type="number", integer=True, default=default_port, min=1, max=65535),
+    )
+
+
+class Postgres(CredentialType):
+    slug = "postgres"
+    name = "PostgreSQL"
+    category = "database"
+    icon = "database"
+    description = "A PostgreSQL role's password for one database."
+    fields = (
+        *_host(5432),
+        Field(name="database", label="Database", required=True, max_length=63),
+        Field(name="username", label="User name", required=True, max_length=63),
+        Field(name="password", label="Password", secret=True, required=True, max_length=1024),
+        Field(
+            name="sslmode",
+            label="SSL mode",
+            type="options",
+            default="prefer",
+            options=tuple(Option(v, v) for v in ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")),
+        ),
+        Field(
+            name="ssl_root_cert",
+            label="CA certificate",
+            input="textarea",
+            show_if={"sslmode": ("verify-ca", "verify-full")},
+            help="PEM certificate of the authority that signed the server's certificate.",
+        ),
+    )
+    destination_fields = ("host",)
+
+
+class Redis(CredentialType):
+    slug = "redis"
+    name = "Redis"
+    category = "database"
+    icon = "database"
+    description = "A Redis password, with an ACL user name if the server uses ACLs."
+    fields = (
+        *_host(6379),
+        Field(name="username", label="ACL user name", max_length=255, help="Leave empty for the default user."),
+        Field(name="password", label="Password", secret=True, required=True, max_length=1024),
+        Field(name="db", label="Database number", type="number", integer=True, default=0, min=0, max=1_000_000),
+        Field(name="tls", label="Use TLS", type="boolean", default=False),
+        Field(
+            name="tls_ca_cert",
+            label="CA certificate",
+            input="textarea",
+            show_if={"tls": (True,)},
+            help="PEM certificate to verify the server with; empty uses the system's.",
+        ),
+    )
+    destination_fields = ("host",)
+
+
+def _api_url() -> Field:
+    return Field(
+        name="base_url", label="Base URL", required=True, max_length=2000, placeholder="https://api.example.com"
+    )
+
+
+class HTTPBearer(CredentialType):
+    slug = "http_bearer"
+    name = "HTTP bearer token"
+    category = "api"
+    icon = "globe"
+    description = "Sent as Authorization: Bearer <token>."
+    fields = (
+        _api_url(),
+        Field(name="token", label="Token", secret=True, required=True, max_length=8192),
+        _TEST_PATH,
+    )
+    destination_fields = ("base_url",)
+
+
+class HTTPBasic(CredentialType):
+    slug = "http_basic"
+    name = "HTTP basic authentication"
+    category = "api"
+    icon = "globe"
+    description = "A user name and password sent as HTTP basic authentication."
+    fields = (
+        _api_url(),
+        Field(name="username", label="User name", required=True, max_length=255, pattern=r"[^:]+"),
+        Field(name="password", label="Password", secret=True, required=True, max_length=1024),
+        _TEST_PATH,
+    )
+    destination_fields = ("base_url",)
+    git_transport = "https"
+
+    def git_http_auth(self, values: Mapping[str, Any]) -> tuple[str, str]:
+        return (values["username"], values["password"])
+
+
+class HTTPHeader(CredentialType):
+    slug = "http_header"
+    name = "HTTP header"
+    category = "api"
+    icon = "globe"
+    description = "An API key sent in a header of its own, such as X-API-Key."
+    fields = (
+        _api_url(),
+        Field(
+            name="header_name",
+            label="Header name",
+            default="X-API-Key",
+            max_length=100,
+            # An HTTP token (RFC 9110): no spaces, colons or control characters.
+            pattern=r"[!#$%&'*+.^_`|~0-9A-Za-z-]+",
+        ),
+        Field(name="header_value", label="Header value", secret=True, required=True, max_length=8192),
+        _TEST_PATH,
+    )
+    destination_fields = ("base_url",)

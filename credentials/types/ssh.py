@@ -1,0 +1,106 @@
+"""SSH keys: parse a private key with paramiko, and pinned host keys in known_hosts form."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import paramiko
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from django.views.decorators.debug import sensitive_variables
+from paramiko.hostkeys import HostKeyEntry
+
+from credentials.types.hosts import normalise_host
+from credentials.types.schema import SchemaErrors
+
+_OPENSSH_HEADER = "-----BEGIN OPENSSH PRIVATE KEY-----"
+
+
+@dataclass(frozen=True)
+class PinnedHostKey:
+    hosts: tuple[str, ...]
+    key_type: str
+    fingerprint: str
+
+
+@sensitive_variables("text", "passphrase", "data", "password")
+def load_private_key(text: str, passphrase: str | None) -> paramiko.PKey:
+    """Parse a private key; raise SchemaErrors on ``private_key`` or ``passphrase``."""
+    data = text.strip().encode() + b"\n"
+    password = passphrase.encode() if passphrase else None
+    loader = (
+        serialization.load_ssh_private_key
+        if text.lstrip().startswith(_OPENSSH_HEADER)
+        else serialization.load_pem_private_key
+    )
+    try:
+        loaded = loader(data, password)
+    except TypeError:
+        # cryptography says TypeError when a password is missing or superfluous.
+        if password:
+            raise SchemaErrors({"passphrase": ["This key is not encrypted: leave the passphrase empty."]}) from None
+        raise SchemaErrors({"passphrase": ["This key is encrypted: enter its passphrase."]}) from None
+    except (ValueError, IndexError):
+        if password and _is_encrypted(loader, data):
+            raise SchemaErrors({"passphrase": ["The passphrase does not decrypt this key."]}) from None
+        raise SchemaErrors({"private_key": ["This is not a private key in OpenSSH or PEM format."]}) from None
+    key_class = _paramiko_class(loaded)
+    if key_class is None:
+        raise SchemaErrors({"private_key": ["Unsupported key type: use Ed25519, ECDSA or RSA."]})
+    return key_class.from_private_key(io.StringIO(data.decode()), password=passphrase or None)
+
+
+def _is_encrypted(loader, data: bytes) -> bool:
+    try:
+        loader(data, None)
+    except TypeError:
+        return True
+    except (ValueError, IndexError):
+        return False
+    return False
+
+
+def _paramiko_class(loaded) -> type[paramiko.PKey] | None:
+    if isinstance(loaded, ed25519.Ed25519PrivateKey):
+        return paramiko.Ed25519Key
+    if isinstance(loaded, ec.EllipticCurvePrivateKey):
+        return paramiko.ECDSAKey
+    if isinstance(loaded, rsa.RSAPrivateKey):
+        return paramiko.RSAKey
+    return None
+
+
+def parse_host_keys(text: str) -> list[PinnedHostKey]:
+    """Parse known_hosts lines (``host[,host] key-type base64``); raise SchemaErrors on ``host_keys``."""
+    pinned: list[PinnedHostKey] = []
+    problems: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        entry = HostKeyEntry.from_line(line) if not line.startswith("@") else None
+        if entry is None or entry.key is None:
+            problems.append(f"Line {number} is not a known_hosts entry (host key-type base64-key).")
+            continue
+        try:
+            hosts = tuple(_pinned_host(name) for name in entry.hostnames)
+        except ValueError as exc:
+            problems.append(f"Line {number}: {exc}")
+            continue
+        pinned.append(PinnedHostKey(hosts, entry.key.get_name(), entry.key.fingerprint))
+    if problems:
+        raise SchemaErrors({"host_keys": problems})
+    return pinned
+
+
+def _pinned_host(name: str) -> str:
+    if name.startswith("|1|"):
+        raise ValueError("hashed host names cannot be pinned; write the host name.")
+    if name.startswith("!") or "*" in name or "?" in name:
+        raise ValueError("patterns cannot be pinned; write the host name.")
+    if name.startswith("["):
+        # [host]:port, as ssh writes a host on a non-standard port.
+        host, _, _port = name[1:].partition("]")
+        return normalise_host(host)
+    return normalise_host(name)

@@ -1,0 +1,50 @@
+"""Shared fixtures: users, keys, credentials, and the rule that required servers are never skipped."""
+
+import os
+
+import pytest
+from cryptography.fernet import Fernet
+from django.db import connection
+
+from tests.factories import make_user
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def require_service(available: bool, reason: str) -> None:
+    """Skip when a server is missing, unless REQUIRE_SERVICES=1 (CI), where that is a failure."""
+    if available:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def postgres_only(db):
+    require_service(connection.vendor == "postgresql", "this test needs PostgreSQL (set DATABASE_URL)")
+
+
+def pytest_sessionstart(session):
+    if REQUIRE_SERVICES and connection.vendor != "postgresql":
+        raise pytest.UsageError("REQUIRE_SERVICES=1 needs DATABASE_URL to point at PostgreSQL.")
+
+
+@pytest.fixture
+def owner(db):
+    return make_user("owner")
+
+
+@pytest.fixture
+def stranger(db):
+    return make_user("stranger")
+
+
+@pytest.fixture
+def superuser(db):
+    return make_user("root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def fresh_key():
+    return Fernet.generate_key().decode()

@@ -1,0 +1,345 @@
+"""Credential services: create, update, deactivate, delete, and the one door; each audited."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from credentials.crypto import MisboundError, TamperedError
+from credentials.errors import (
+    CredentialNotFound,
+    CredentialPermissionDenied,
+    CredentialUnavailable,
+    DestinationRefused,
+    InvalidCredential,
+    StaleVersion,
+)
+from credentials.models import Credential
+from credentials.services import (
+    SECRET_PLACEHOLDER,
+    credential_create,
+    credential_deactivate,
+    credential_delete,
+    credential_reveal,
+    credential_update,
+)
+from tests.factories import make_credential, make_user, valid_fields
+
+
+def actions(credential=None):
+    events = AuditEvent.objects.order_by("id")
+    if credential is not None:
+        events = events.filter(credential_ref=str(credential.pk))
+    return list(events.values_list("action", flat=True))
+
+
+def reveal(actor, credential, **kwargs):
+    return credential_reveal(actor=actor, credential_id=credential.pk, service="tests", **kwargs)
+
+
+# --- create ------------------------------------------------------------------------------------
+
+
+def test_create_stores_ciphertext_and_clear_metadata_only(owner):
+    credential = make_credential(owner, "postgres", secret="pg-canary-1", tags=["db", "prod"])
+    row = Credential.objects.get(pk=credential.pk)
+    assert "pg-canary-1" not in row.ciphertext
+    assert row.public_fields == {
+        "host": "db.example.com", "port": 5432, "database": "app", "username": "app", "sslmode": "prefer",
+    }  # fmt: skip
+    assert row.secrets_set == ["password"]
+    assert row.allowed_hosts == ["db.example.com"]
+    assert row.key_id and row.version == 1 and row.created_by == owner
+    assert actions(credential) == ["created"]
+    event = AuditEvent.objects.get(credential=credential)
+    assert event.details["secrets_set"] == ["password"] and event.actor == owner
+
+
+def test_create_reports_every_problem_and_writes_nothing(owner):
+    with pytest.raises(InvalidCredential) as caught:
+        credential_create(
+            actor=owner,
+            type_slug="postgres",
+            name="  ",
+            environment="Prod Env",
+            fields={"host": "db", "port": "5432", "surprise": 1},
+            tags=["x" * 51],
+            expires_at=timezone.now() - timedelta(days=1),
+        )
+    problems = caught.value.as_dict()
+    assert set(problems) == {"name", "environment", "tags", "expires_at", "fields"}
+    assert set(problems["fields"]) == {"port", "database", "username", "password", "surprise"}
+    assert not Credential.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_unknown_type_is_a_clear_error(owner):
+    with pytest.raises(InvalidCredential) as caught:
+        credential_create(actor=owner, type_slug="nope", name="x", fields={})
+    assert caught.value.errors == {"type": ["Unknown credential type 'nope'."]}
+
+
+def test_names_are_unique_per_owner_and_environment_among_active(owner, stranger):
+    first = make_credential(owner, name="Deploy")
+    with pytest.raises(InvalidCredential) as caught:
+        make_credential(owner, name="deploy")
+    assert "name" in caught.value.errors
+    make_credential(owner, name="Deploy", environment="staging")
+    make_credential(stranger, name="Deploy")
+    credential_deactivate(actor=owner, credential_id=first.pk)
+    make_credential(owner, name="Deploy")
+
+
+def test_team_credentials_need_a_team_the_creator_belongs_to(owner):
+    team = Group.objects.create(name="platform")
+    with pytest.raises(InvalidCredential) as caught:
+        make_credential(owner, team=team)
+    assert "team" in caught.value.errors
+    owner.groups.add(team)
+    assert make_credential(owner, team=team).team == team
+
+
+def test_allowed_hosts_must_cover_the_credentials_own_destination(owner):
+    with pytest.raises(InvalidCredential) as caught:
+        make_credential(owner, "http_bearer", allowed_hosts=["elsewhere.example"])
+    assert "api.example.com" in caught.value.errors["allowed_hosts"][0]
+    credential = make_credential(owner, "http_bearer", allowed_hosts=["API.example.com", "mirror.example"])
+    assert credential.allowed_hosts == ["api.example.com", "mirror.example"]
+
+
+# --- the one door ------------------------------------------------------------------------------
+
+
+def test_owner_reveals_and_the_access_is_audited(owner):
+    credential = make_credential(owner, "http_basic", secret="basic-canary")
+    secret = reveal(owner, credential, fields=["password"], ip="10.0.0.7")
+    assert secret["password"] == "basic-canary"
+    assert dict(secret.values) == {"password": "basic-canary"}
+    assert "basic-canary" not in repr(secret)
+    event = AuditEvent.objects.filter(action="accessed").get()
+    assert (event.service, event.fields, event.ip) == ("tests", ["password"], "10.0.0.7")
+
+
+def test_stranger_is_told_not_found_and_the_attempt_is_audited(owner, stranger):
+    credential = make_credential(owner)
+    with pytest.raises(CredentialNotFound):
+        reveal(stranger, credential)
+    event = AuditEvent.objects.filter(action="access_denied").get()
+    assert event.actor == stranger and event.details == {"reason": "no use permission"}
+
+
+def test_staff_who_may_view_but_not_use_are_refused(owner):
+    staff = make_user("viewer", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_credential"))
+    credential = make_credential(owner)
+    with pytest.raises(CredentialPermissionDenied):
+        reveal(staff, credential)
+    staff.user_permissions.add(Permission.objects.get(codename="use_credential"))
+    staff = type(staff).objects.get(pk=staff.pk)  # drop the permission cache
+    assert reveal(staff, credential)["token"] == "s3cret-value"
+
+
+def test_superuser_may_use_any_credential(owner, superuser):
+    assert reveal(superuser, make_credential(owner))["token"] == "s3cret-value"
+
+
+def test_missing_or_malformed_ids_are_not_found(owner):
+    for credential_id in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):
+        with pytest.raises(CredentialNotFound):
+            credential_reveal(actor=owner, credential_id=credential_id, service="tests")
+
+
+def test_inactive_and_expired_credentials_are_refused(owner):
+    inactive = make_credential(owner)
+    credential_deactivate(actor=owner, credential_id=inactive.pk)
+    with pytest.raises(CredentialUnavailable, match="inactive"):
+        reveal(owner, inactive)
+    expiring = make_credential(owner, expires_at=timezone.now() + timedelta(seconds=30))
+    Credential.objects.filter(pk=expiring.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(CredentialUnavailable, match="expired"):
+        reveal(owner, expiring)
+    reasons = AuditEvent.objects.filter(action="access_denied").values_list("details__reason", flat=True)
+    assert sorted(reasons) == ["expired", "inactive"]
+
+
+def test_ciphertext_swapped_between_rows_fails_clearly_and_is_audited(owner):
+    first = make_credential(owner, secret="first-secret")
+    second = make_credential(owner, secret="second-secret")
+    Credential.objects.filter(pk=second.pk).update(ciphertext=first.ciphertext, key_id=first.key_id)
+    with pytest.raises(MisboundError) as caught:
+        reveal(owner, second)
+    assert str(second.pk) in str(caught.value) and "first-secret" not in str(caught.value)
+    event = AuditEvent.objects.filter(action="access_failed").get()
+    assert "copied from another row" in event.details["reason"]
+
+
+def test_altered_ciphertext_fails_clearly(owner):
+    credential = make_credential(owner)
+    Credential.objects.filter(pk=credential.pk).update(ciphertext=credential.ciphertext[:-8] + "AAAAAAAA")
+    with pytest.raises(TamperedError):
+        reveal(owner, credential)
+
+
+def test_destinations_come_from_the_authenticated_payload(owner):
+    credential = make_credential(owner, "http_bearer")
+    # Someone with database access widens the clear column: the sealed copy still rules.
+    Credential.objects.filter(pk=credential.pk).update(allowed_hosts=["evil.example"])
+    secret = reveal(owner, credential)
+    secret.check_destination("API.example.com")
+    with pytest.raises(DestinationRefused, match=r"evil\.example"):
+        secret.check_destination("evil.example")
+
+
+def test_unknown_field_names_are_a_programming_error(owner):
+    with pytest.raises(ValueError, match=r"no field"):
+        reveal(owner, make_credential(owner), fields=["password"])
+
+
+# --- update ------------------------------------------------------------------------------------
+
+
+def update(actor, credential, expected_version=None, **changes):
+    return credential_update(
+        actor=actor, credential_id=credential.pk, changes=changes, expected_version=expected_version
+    )
+
+
+@pytest.mark.parametrize("kept", [None, "", SECRET_PLACEHOLDER])
+def test_a_secret_omitted_blank_or_placeholder_is_kept(owner, kept):
+    credential = make_credential(owner, "postgres", secret="keep-me")
+    fields = {"username": "renamed"} if kept is None else {"username": "renamed", "password": kept}
+    updated = update(owner, credential, fields=fields, description="now described")
+    assert updated.version == 2 and updated.public_fields["username"] == "renamed"
+    assert reveal(owner, credential)["password"] == "keep-me"
+    event = AuditEvent.objects.filter(action="updated").get()
+    assert event.details["changes"]["fields"] == {"username": {"old": "app", "new": "renamed"}}
+    assert event.details["changes"]["description"] == {"old": "", "new": "now described"}
+
+
+def test_a_new_secret_is_recorded_only_as_changed(owner):
+    credential = make_credential(owner, secret="old-token")
+    update(owner, credential, fields={"token": "new-token"})
+    assert reveal(owner, credential)["token"] == "new-token"
+    changes = AuditEvent.objects.get(action="updated").details["changes"]
+    assert changes == {"fields": {"token": "changed"}}
+
+
+def test_an_explicit_null_clears_an_optional_secret(owner):
+    from tests.factories import ssh_keypair
+
+    credential = make_credential(owner, "ssh_key", secret="pass-one")
+    private_key, _ = ssh_keypair("")
+    update(owner, credential, fields={"private_key": private_key, "passphrase": None})
+    assert Credential.objects.get(pk=credential.pk).secrets_set == ["private_key"]
+
+
+def test_nothing_changed_writes_nothing(owner):
+    credential = make_credential(owner)
+    same = update(owner, credential, name=credential.name, fields={"token": ""})
+    assert same.version == 1 and actions(credential) == ["created"]
+
+
+def test_stale_version_is_refused_and_nothing_is_written(owner):
+    credential = make_credential(owner)
+    update(owner, credential, expected_version=1, description="first")
+    with pytest.raises(StaleVersion, match="version 2"):
+        update(owner, credential, expected_version=1, description="second")
+    assert Credential.objects.get(pk=credential.pk).description == "first"
+
+
+def test_moving_the_destination_requires_the_secret_again(owner):
+    credential = make_credential(owner, "http_bearer", secret="bearer-canary")
+    with pytest.raises(InvalidCredential) as caught:
+        update(owner, credential, fields={"base_url": "https://attacker.example"})
+    assert "Enter this secret again" in caught.value.field_errors["token"][0]
+    assert Credential.objects.get(pk=credential.pk).version == 1
+
+    update(owner, credential, fields={"base_url": "https://api2.example.com", "token": "bearer-canary"})
+    row = Credential.objects.get(pk=credential.pk)
+    assert row.allowed_hosts == ["api2.example.com"]
+    assert reveal(owner, credential).allowed_hosts == ("api2.example.com",)
+
+
+def test_changing_allowed_hosts_requires_the_secret_again(owner):
+    credential = make_credential(owner, "github_pat")
+    with pytest.raises(InvalidCredential) as caught:
+        update(owner, credential, allowed_hosts=["api.github.com", "github.com", "evil.example"])
+    assert "allowed_hosts" in caught.value.errors and "token" in caught.value.field_errors
+    update(owner, credential, allowed_hosts=["api.github.com", "github.com", "mirror.example"], fields={"token": "t2"})
+    assert reveal(owner, credential).allowed_hosts == ("api.github.com", "github.com", "mirror.example")
+
+
+def test_update_validates_fields_and_attributes(owner):
+    credential = make_credential(owner, "postgres")
+    with pytest.raises(InvalidCredential) as caught:
+        update(owner, credential, fields={"port": 0, "bogus": "x"}, environment="BAD ENV")
+    assert set(caught.value.field_errors) == {"port", "bogus"}
+    assert set(caught.value.errors) == {"environment"}
+    with pytest.raises(InvalidCredential) as caught:
+        update(owner, credential, owner="someone")
+    assert caught.value.errors == {"owner": ["This attribute cannot be changed here."]}
+
+
+def test_renaming_onto_a_taken_name_is_refused(owner):
+    make_credential(owner, name="taken")
+    other = make_credential(owner, name="free")
+    with pytest.raises(InvalidCredential) as caught:
+        update(owner, other, name="TAKEN")
+    assert "name" in caught.value.errors
+
+
+def test_only_those_allowed_may_change(owner, stranger):
+    credential = make_credential(owner)
+    with pytest.raises(CredentialNotFound):
+        update(stranger, credential, description="mine now")
+    viewer = make_user("viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_credential"))
+    with pytest.raises(CredentialPermissionDenied):
+        update(viewer, credential, description="mine now")
+
+
+# --- deactivate and delete ------------------------------------------------------------------
+
+
+def test_deactivate_is_audited_once(owner):
+    credential = make_credential(owner)
+    credential_deactivate(actor=owner, credential_id=credential.pk)
+    credential_deactivate(actor=owner, credential_id=credential.pk)
+    assert actions(credential) == ["created", "deactivated"]
+
+
+def test_delete_audits_first_overwrites_then_removes(owner):
+    credential = make_credential(owner)
+    with CaptureQueriesContext(connection) as queries:
+        credential_delete(actor=owner, credential_id=credential.pk, ip="127.0.0.1")
+    statements = [q["sql"] for q in queries.captured_queries]
+    insert_audit = next(i for i, s in enumerate(statements) if s.startswith('INSERT INTO "audit_auditevent"'))
+    overwrite = next(i for i, s in enumerate(statements) if 'UPDATE "credentials_credential" SET "ciphertext"' in s)
+    remove = next(i for i, s in enumerate(statements) if s.startswith('DELETE FROM "credentials_credential"'))
+    assert insert_audit < overwrite < remove
+    assert not Credential.objects.filter(pk=credential.pk).exists()
+    # The history outlives the credential: id and name are kept as text.
+    assert actions(credential) == ["created", "deleted"]
+    deleted = AuditEvent.objects.get(action="deleted")
+    assert deleted.credential is None and deleted.credential_name == credential.name
+
+
+def test_only_those_allowed_may_delete(owner, stranger):
+    credential = make_credential(owner)
+    with pytest.raises(CredentialNotFound):
+        credential_delete(actor=stranger, credential_id=credential.pk)
+    assert Credential.objects.filter(pk=credential.pk).exists()
+
+
+def test_every_builtin_type_stores_and_reveals(owner):
+    from tests.factories import BUILTIN_SLUGS
+
+    for slug in BUILTIN_SLUGS:
+        credential = make_credential(owner, slug, secret=f"{slug}-canary")
+        secret = reveal(owner, credential)
+        assert f"{slug}-canary" in secret.secret_values
+        assert secret.values == {**credential.public_fields, **{k: secret[k] for k in secret.secret_names}}
+        assert valid_fields(slug, f"{slug}-canary").items() <= secret.values.items()

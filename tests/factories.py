@@ -1,0 +1,66 @@
+"""Factories for users and credentials of every built-in type, with valid field values."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from django.contrib.auth import get_user_model
+
+from credentials.services import credential_create
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(username: str | None = None, **extra: Any):
+    username = username or f"user-{uuid.uuid4().hex[:8]}"
+    return get_user_model().objects.create_user(username=username, password=PASSWORD, **extra)
+
+
+@functools.cache
+def ssh_keypair(passphrase: str = "") -> tuple[str, str]:
+    """A fresh Ed25519 key in OpenSSH format: (private key, public key line)."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    encryption = (
+        serialization.BestAvailableEncryption(passphrase.encode()) if passphrase else serialization.NoEncryption()
+    )
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, encryption)
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    return private.decode(), public.decode() + " latchkey-test"
+
+
+def host_key_line(host: str = "git.example.com") -> str:
+    _, public = ssh_keypair("host-key")
+    key_type, key_b64, *_ = public.split()
+    return f"{host} {key_type} {key_b64}"
+
+
+def valid_fields(type_slug: str, secret: str = "s3cret-value") -> dict[str, Any]:
+    """Values that pass validation for each built-in type; every secret field holds ``secret``."""
+    if type_slug == "ssh_key":
+        private_key, _ = ssh_keypair(secret)
+        return {"private_key": private_key, "passphrase": secret, "host_keys": host_key_line()}
+    return {
+        "github_pat": {"token": secret},
+        "gitlab_pat": {"token": secret},
+        "gitlab_oauth": {"access_token": secret},
+        "postgres": {"host": "db.example.com", "database": "app", "username": "app", "password": secret},
+        "redis": {"host": "cache.example.com", "password": secret},
+        "http_bearer": {"base_url": "https://api.example.com", "token": secret},
+        "http_basic": {"base_url": "https://api.example.com", "username": "svc", "password": secret},
+        "http_header": {"base_url": "https://api.example.com", "header_value": secret},
+    }[type_slug]
+
+
+BUILTIN_SLUGS = (
+    "github_pat", "gitlab_pat", "gitlab_oauth", "ssh_key", "postgres", "redis",
+    "http_bearer", "http_basic", "http_header",
+)  # fmt: skip
+
+
+def make_credential(owner, type_slug: str = "github_pat", *, secret: str = "s3cret-value", **extra: Any):
+    extra.setdefault("name", f"{type_slug}-{uuid.uuid4().hex[:6]}")
+    return credential_create(actor=owner, type_slug=type_slug, fields=valid_fields(type_slug, secret), **extra)

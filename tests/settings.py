@@ -1,0 +1,18 @@
+"""Settings for the test suite: the environment's, with a throwaway secret key and key ring."""
+
+import os
+
+from cryptography.fernet import Fernet
+
+# Set in the environment, not only here, so processes the tests start (a worker) share them.
+os.environ.setdefault("SECRET_KEY", "test-suite-only")
+os.environ.setdefault("FERNET_KEYS", Fernet.generate_key().decode())
+os.environ["DEBUG"] = "0"
+
+from config.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False  # the test client speaks plain HTTP
+
+# An app that adds a credential type from its own credential_types.py module.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.typeapp"]  # noqa: F405
