@@ -48,3 +48,19 @@ def superuser(db):
 @pytest.fixture
 def fresh_key():
     return Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def tamper_with_audit():
+    """Let a test alter audit rows as an attacker with the table owner's rights could."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    # ALTER TABLE refuses while deferred foreign-key checks of this transaction are pending.
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_append_only")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_append_only")

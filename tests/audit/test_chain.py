@@ -28,7 +28,7 @@ def test_an_empty_trail_verifies(db):
     assert audit_verify_chain().ok
 
 
-def test_an_altered_row_is_named(db):
+def test_an_altered_row_is_named(db, tamper_with_audit):
     events = record(4)
     AuditEvent.objects.filter(pk=events[2].pk).update(details={"n": 99})
     report = audit_verify_chain()
@@ -36,20 +36,40 @@ def test_an_altered_row_is_named(db):
     assert "altered" in report.reason
 
 
-def test_a_removed_row_is_caught_at_the_next_one(db):
+def test_a_removed_row_is_caught_at_the_next_one(db, tamper_with_audit):
     events = record(4)
     AuditEvent.objects.filter(pk=events[1].pk).delete()
     report = audit_verify_chain()
     assert report.broken_id == events[2].pk and "removed" in report.reason
 
 
-def test_the_hash_survives_its_credential_and_actor_being_deleted(owner):
-    from credentials.services import credential_delete
+def test_the_hash_survives_its_credential_and_actor_being_deleted(owner, stranger):
+    from credentials.errors import CredentialNotFound
+    from credentials.services import credential_delete, credential_reveal
 
     credential = make_credential(owner)
+    with pytest.raises(CredentialNotFound):
+        credential_reveal(actor=stranger, credential_id=credential.pk, service="tests")
     credential_delete(actor=owner, credential_id=credential.pk)
+    stranger.delete()
     assert audit_verify_chain().ok
-    assert AuditEvent.objects.filter(credential__isnull=True).count() == 2
+    assert AuditEvent.objects.filter(credential__isnull=True).count() == 3
+    denied = AuditEvent.objects.get(action="access_denied")
+    assert denied.actor is None and denied.actor_repr.startswith("stranger (#")
+
+
+def test_the_database_refuses_changes_and_deletions(postgres_only):
+    from django.db import InternalError, transaction
+
+    (event,) = record(1)
+    for attempt in (
+        lambda: AuditEvent.objects.filter(pk=event.pk).update(details={"n": 99}),
+        lambda: AuditEvent.objects.filter(pk=event.pk).update(credential_ref="elsewhere"),
+        lambda: AuditEvent.objects.filter(pk=event.pk).delete(),
+    ):
+        with pytest.raises(InternalError, match="append-only"), transaction.atomic():
+            attempt()
+    assert audit_verify_chain().ok
 
 
 def test_ips_are_kept_as_the_database_normalises_them(db):
@@ -58,7 +78,7 @@ def test_ips_are_kept_as_the_database_normalises_them(db):
     assert audit_verify_chain().ok
 
 
-def test_verify_audit_chain_command(db, capsys):
+def test_verify_audit_chain_command(db, capsys, tamper_with_audit):
     events = record(2)
     call_command("verify_audit_chain")
     assert "2 events checked" in capsys.readouterr().out
