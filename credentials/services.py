@@ -382,7 +382,7 @@ def _keeps_stored(value: Any) -> bool:
     return value is None or value == "" or value == SECRET_PLACEHOLDER
 
 
-@sensitive_variables("changes", "submitted", "stored", "merged", "cleaned")
+@sensitive_variables("changes", "submitted", "stored", "merged", "cleaned", "new_values")
 def credential_update(
     *,
     actor: Any,
@@ -410,17 +410,8 @@ def credential_update(
         if expected_version is not None and credential.version != expected_version:
             raise StaleVersion(expected=expected_version, current=credential.version)
         spec = credential.type.spec
-        diff: dict[str, Any] = {}
+        diff = _apply_attributes(credential, changes, errors)
         field_errors: dict[str, list[str]] = {}
-
-        for attribute in ("name", "environment", "description", "tags", "expires_at", "is_active"):
-            if attribute in changes and attribute not in errors:
-                new = changes[attribute]
-                new = new.strip() if attribute == "name" else new
-                new = [t.strip() for t in new] if attribute == "tags" else new
-                if new != getattr(credential, attribute):
-                    diff[attribute] = {"old": _jsonable(getattr(credential, attribute)), "new": _jsonable(new)}
-                    setattr(credential, attribute, new)
 
         new_values: dict[str, Any] | None = None
         new_hosts = list(credential.allowed_hosts)
@@ -431,14 +422,8 @@ def credential_update(
 
         if ("fields" in changes and "fields" not in errors) or hosts_changed:
             stored = _open(credential)["fields"]
-            submitted = dict(changes["fields"]) if "fields" in changes and "fields" not in errors else {}
-            entered = {
-                name for name in spec.secret_field_names if name in submitted and not _keeps_stored(submitted[name])
-            }
-            # An explicit null clears an optional secret; blank or the placeholder keeps it.
-            cleared = {n for n in spec.secret_field_names if n in submitted and submitted[n] is None}
-            merged = {k: v for k, v in stored.items() if k not in cleared}
-            merged.update({k: v for k, v in submitted.items() if k not in spec.secret_field_names or k in entered})
+            submitted = changes["fields"] if "fields" in changes and "fields" not in errors else {}
+            merged, entered = _merge_submitted(spec, stored, submitted)
             cleaned, field_errors = _clean_fields(spec, merged)
             if cleaned is not None:
                 destination_moved = any(stored.get(n) != cleaned.get(n) for n in spec.destination_fields)
@@ -489,6 +474,38 @@ def credential_update(
             details={"changes": diff, "version": credential.version},
         )
     return credential
+
+
+def _apply_attributes(credential: Credential, changes: Mapping[str, Any], errors: dict) -> dict[str, Any]:
+    """Set the valid clear attributes that differ; return their old and new values."""
+    diff: dict[str, Any] = {}
+    for attribute in ("name", "environment", "description", "tags", "expires_at", "is_active"):
+        if attribute not in changes or attribute in errors:
+            continue
+        new = changes[attribute]
+        new = new.strip() if attribute == "name" else new
+        new = [t.strip() for t in new] if attribute == "tags" else new
+        if new != getattr(credential, attribute):
+            diff[attribute] = {"old": _jsonable(getattr(credential, attribute)), "new": _jsonable(new)}
+            setattr(credential, attribute, new)
+    return diff
+
+
+@sensitive_variables("stored", "submitted", "merged")
+def _merge_submitted(
+    spec: types.CredentialType, stored: Mapping[str, Any], submitted: Mapping[str, Any]
+) -> tuple[dict[str, Any], set[str]]:
+    """The stored values overlaid with the submitted ones, and the names of secrets entered anew.
+
+    A secret sent blank or as the placeholder keeps its stored value; an explicit null
+    clears an optional one (a required one then fails validation).
+    """
+    secret_names = set(spec.secret_field_names)
+    entered = {n for n in secret_names if n in submitted and not _keeps_stored(submitted[n])}
+    cleared = {n for n in secret_names if n in submitted and submitted[n] is None}
+    merged = {k: v for k, v in stored.items() if k not in cleared}
+    merged.update({k: v for k, v in submitted.items() if k not in secret_names or k in entered})
+    return merged, entered
 
 
 def _require_secrets_again(
