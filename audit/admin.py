@@ -1,0 +1,49 @@
+"""The Django admin for the audit trail: read-only, for staff allowed to view it."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from audit.models import AuditEvent
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Events are written only by audit.services; here they can be read and nothing else."""
+
+    list_display = ("created_at", "action", "actor_repr", "credential_name", "service", "ip")
+    list_filter = ("action", "created_at")
+    search_fields = ("credential_name", "credential_ref", "actor_repr")
+    fields = (
+        "created_at",
+        "action",
+        "actor",
+        "actor_repr",
+        "credential",
+        "credential_ref",
+        "credential_name",
+        "ip",
+        "service",
+        "fields",
+        "details",
+        "prev_hash",
+        "hash",
+    )
+    actions = None
+    # The trail only grows: counting every row for each page would get slower with it.
+    show_full_result_count = False
+
+    def has_view_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        user = request.user
+        return user.is_active and user.is_staff and user.has_perm("audit.view_auditevent")
+
+    # Not even for superusers: a changed or removed event would break the hash chain.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False

@@ -1,0 +1,337 @@
+"""The Django admin for credential types and credentials; every credential write goes through the services."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from functools import partial
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.forms.models import ModelFormOptions
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html_join
+from django.views.decorators.debug import sensitive_post_parameters
+
+from credentials import types
+from credentials.errors import CredentialNotFound
+from credentials.forms import CredentialForm, schema_field_names
+from credentials.models import Credential, CredentialType
+from credentials.selectors import credential_list_for_user, credential_type_list
+from credentials.services import credential_delete
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+# --- Credential types ----------------------------------------------------------------------------
+
+
+class SchemaJSONField(forms.JSONField):
+    """JSON shown indented, so a schema of several fields can be read and edited."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
+
+
+class CredentialTypeForm(forms.ModelForm):
+    schema = SchemaJSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 20, "cols": 80, "spellcheck": "false"}),
+        help_text="A JSON list of fields: name, label, type (string, number, boolean, options, hidden), "
+        "input, secret, required, default, options, placeholder, help, pattern, min, max, max_length, "
+        "integer, show_if. Credentials already of this type must match a changed schema when next edited.",
+    )
+
+    class Meta:
+        model = CredentialType
+        fields = ["slug", "name", "category", "icon", "description", "schema", "test_spec", "is_active"]
+
+    def clean_slug(self) -> str:
+        slug = self.cleaned_data["slug"]
+        try:
+            types.get_type(slug)
+        except KeyError:
+            return slug
+        raise ValidationError("This slug belongs to a built-in credential type.")
+
+    def clean_schema(self) -> Any:
+        schema = self.cleaned_data.get("schema")
+        try:
+            types.parse_schema(schema)
+        except types.SchemaErrors as exc:
+            raise ValidationError(
+                [
+                    message if where == "__all__" else f"{where}: {message}"
+                    for where, problems in exc.errors.items()
+                    for message in problems
+                ]
+            ) from None
+        return schema
+
+
+@admin.action(description="Delete selected credential types", permissions=["delete"])
+def delete_selected(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> Any:
+    # Named like Django's action so it replaces it; the built-in types belong to the code.
+    if queryset.filter(is_system=True).exists():
+        modeladmin.message_user(request, "Built-in credential types cannot be deleted.", messages.ERROR)
+        return None
+    return django_delete_selected(modeladmin, request, queryset)
+
+
+@admin.register(CredentialType)
+class CredentialTypeAdmin(admin.ModelAdmin):
+    form = CredentialTypeForm
+    list_display = ("name", "slug", "category", "is_system", "is_active")
+    list_filter = ("category", "is_system", "is_active")
+    search_fields = ("name", "slug", "description")
+    actions = [delete_selected]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: CredentialType | None = None) -> tuple[str, ...]:
+        # Credentials' ciphertext is bound to their type's slug: it cannot change under them.
+        return ("slug", "is_system") if obj is not None else ("is_system",)
+
+    def has_change_permission(self, request: HttpRequest, obj: CredentialType | None = None) -> bool:
+        return not (obj is not None and obj.is_system) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: CredentialType | None = None) -> bool:
+        return not (obj is not None and obj.is_system) and super().has_delete_permission(request, obj)
+
+
+# --- Credentials -----------------------------------------------------------------------------------
+
+
+class CredentialAdminForm(CredentialForm):
+    """The schema form as ModelAdmin drives it.
+
+    ModelAdmin saves as soon as ``is_valid()`` is true, and an exception there is a 500; so
+    the service is called while validating, and its refusals become errors on the form.
+    """
+
+    class _Meta:
+        model = Credential
+        fields = ()
+
+    # What the admin's read-only rows look up (labels, help texts, the model).
+    _meta = ModelFormOptions(_Meta)
+
+    def __init__(self, *args: Any, instance: Credential | None = None, actor: Any, ip: str | None, **kwargs: Any):
+        self.instance = instance
+        self.actor = actor
+        self.ip = ip
+        super().__init__(*args, credential=instance, **kwargs)
+
+    def _post_clean(self) -> None:
+        if self._errors:
+            return
+        saved = self.call_service(actor=self.actor, ip=self.ip)
+        if saved is not None:
+            self.instance = saved
+
+    def save(self, commit: bool = True) -> Credential | None:
+        return self.instance
+
+
+ADD_ATTRIBUTES = ["name", "environment", "team", "description", "tags", "expires_at"]
+CHANGE_ATTRIBUTES = ["name", "environment", "description", "tags", "expires_at", "is_active", "version"]
+VIEW_ATTRIBUTES = ["name", "environment", "description", "tags", "expires_at", "is_active", "allowed_hosts"]
+STORED_FACTS = [
+    "type",
+    "owner",
+    "team",
+    "secrets_stored",
+    "key_facts",
+    "current_version",
+    "key_id",
+    "last_test",
+    "created_by",
+    "created_at",
+    "updated_by",
+    "updated_at",
+]
+CHOOSE_TYPE_TEMPLATE = "admin/credentials/credential/choose_type.html"
+CATEGORY_LABELS = {"git": "Git", "database": "Databases", "api": "HTTP APIs", "other": "Other"}
+
+
+def _types_by_category(credential_types: Iterable[CredentialType]) -> list[tuple[str, list[CredentialType]]]:
+    groups: dict[str, list[CredentialType]] = {}
+    for credential_type in credential_types:
+        label = CATEGORY_LABELS.get(credential_type.category, credential_type.category.replace("_", " ").capitalize())
+        groups.setdefault(label, []).append(credential_type)
+    return list(groups.items())
+
+
+@admin.register(Credential)
+class CredentialAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "type",
+        "environment",
+        "owner",
+        "team",
+        "is_active",
+        "expires_at",
+        "test_status",
+        "key_id",
+    )
+    list_filter = ("type", "environment", "is_active", "test_status", "team", "expires_at")
+    search_fields = ("name", "description", "environment", "owner__username")
+    view_on_site = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Credential]:
+        # The selector decides what this user sees, and never loads the ciphertext.
+        queryset = credential_list_for_user(request.user).defer("ciphertext")
+        ordering = self.get_ordering(request)
+        return queryset.order_by(*ordering) if ordering else queryset
+
+    # --- add: first the type, then its form ---------------------------------------------------
+
+    @method_decorator(sensitive_post_parameters())
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if request.method == "POST" and "_saveasnew" in request.POST:
+            raise PermissionDenied("Credentials cannot be saved as new: their secrets are not on the page.")
+        if object_id is None:
+            if not self.has_add_permission(request):
+                raise PermissionDenied
+            if self._requested_type(request) is None:
+                return self._choose_type(request)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _requested_type(self, request: HttpRequest) -> CredentialType | None:
+        if not hasattr(request, "_credential_type_row"):
+            slug = request.GET.get("type", "")
+            request._credential_type_row = credential_type_list().filter(slug=slug).first() if slug else None
+        return request._credential_type_row
+
+    def _choose_type(self, request: HttpRequest) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Choose a credential type",
+            "categories": _types_by_category(credential_type_list()),
+            "unknown_type": request.GET.get("type", ""),
+        }
+        return TemplateResponse(request, CHOOSE_TYPE_TEMPLATE, context)
+
+    def _type_row(self, request: HttpRequest, obj: Credential | None) -> CredentialType:
+        type_row = obj.type if obj is not None else self._requested_type(request)
+        if type_row is None:  # changeform_view asks for a type first; reaching here is a bug
+            raise Http404("No credential type was chosen.")
+        return type_row
+
+    # --- the form -----------------------------------------------------------------------------
+
+    def get_form(self, request: HttpRequest, obj: Credential | None = None, change: bool = False, **kwargs: Any):
+        teams = Group.objects.all() if request.user.is_superuser else request.user.groups.all()
+        return partial(
+            CredentialAdminForm,
+            type_spec=self._type_row(request, obj).spec,
+            teams=teams,
+            actor=request.user,
+            ip=_client_ip(request),
+        )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Credential | None = None) -> list[tuple[str | None, dict]]:
+        spec = self._type_row(request, obj).spec
+        schema = (f"{spec.name} fields", {"fields": schema_field_names(spec, obj)})
+        if obj is None:
+            return [(None, {"fields": ADD_ATTRIBUTES}), schema, ("Destinations", {"fields": ["allowed_hosts"]})]
+        if not self.has_change_permission(request, obj):
+            return [
+                (None, {"fields": VIEW_ATTRIBUTES}),
+                (f"{spec.name} fields", {"fields": ["public_values"]}),
+                ("Stored", {"fields": STORED_FACTS}),
+            ]
+        return [
+            (None, {"fields": CHANGE_ATTRIBUTES}),
+            schema,
+            ("Destinations", {"fields": ["allowed_hosts"]}),
+            ("Stored", {"fields": STORED_FACTS}),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Credential | None = None) -> list[str]:
+        return [] if obj is None else list(STORED_FACTS)
+
+    # The service already wrote the row and its audit event while the form validated.
+    def save_model(self, request: HttpRequest, obj: Credential, form: Any, change: bool) -> None:
+        pass
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        pass
+
+    # --- delete -------------------------------------------------------------------------------
+
+    def delete_model(self, request: HttpRequest, obj: Credential) -> None:
+        try:
+            credential_delete(actor=request.user, credential_id=obj.pk, ip=_client_ip(request))
+        except CredentialNotFound:
+            raise Http404("Credential not found.") from None
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Credential]) -> None:
+        # All or none: a refusal half-way leaves every selected credential in place.
+        with transaction.atomic():
+            for credential in queryset:
+                self.delete_model(request, credential)
+
+    # --- read-only facts (none of them decrypts) -------------------------------------------------
+
+    @admin.display(description="Secrets")
+    def secrets_stored(self, obj: Credential) -> str:
+        rows = [
+            (spec.label, "stored" if spec.name in obj.secrets_set else "not set")
+            for spec in obj.type.spec.fields
+            if spec.secret
+        ]
+        return format_html_join("", "<div>{}: {}</div>", rows) or "—"
+
+    @admin.display(description="Key facts")
+    def key_facts(self, obj: Credential) -> str:
+        rows = [(key.replace("_", " ").capitalize(), _describe(value)) for key, value in obj.metadata.items()]
+        return format_html_join("", "<div>{}: {}</div>", rows) or "—"
+
+    @admin.display(description="Version")
+    def current_version(self, obj: Credential) -> int:
+        return obj.version
+
+    @admin.display(description="Last test")
+    def last_test(self, obj: Credential) -> str:
+        if not obj.last_tested:
+            return obj.get_test_status_display()
+        summary = f"{obj.get_test_status_display()} at {obj.last_tested:%Y-%m-%d %H:%M:%S %Z}"
+        return f"{summary}: {obj.test_message}" if obj.test_message else summary
+
+    @admin.display(description="Values")
+    def public_values(self, obj: Credential) -> str:
+        rows = []
+        for spec in obj.type.spec.fields:
+            if spec.secret:
+                rows.append((spec.label, "stored" if spec.name in obj.secrets_set else "not set"))
+            elif spec.name in obj.public_fields:
+                rows.append((spec.label, _describe(obj.public_fields[spec.name])))
+        return format_html_join("", "<div>{}: {}</div>", rows) or "—"
+
+
+def _describe(value: Any) -> str:
+    """A clear-text value (a fingerprint, a list of them) as one line of plain text."""
+    if isinstance(value, list):
+        return "; ".join(_describe(item) for item in value)
+    if isinstance(value, dict):
+        return " ".join(_describe(item) for item in value.values())
+    return str(value)
