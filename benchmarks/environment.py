@@ -1,0 +1,185 @@
+"""The benchmark database and Django set up for it: a dedicated PostgreSQL database, migrated and seeded."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/latchkey_bench"
+SEED_CREDENTIALS = 10_000
+# An OAuth access token of about 1 KiB: the payload every seeded and created credential carries.
+TOKEN_LENGTH = 1000
+TYPE_SLUG = "gitlab_oauth"
+
+
+class BenchSetupError(RuntimeError):
+    """The benchmark database cannot be prepared; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class BenchContext:
+    """What every figure shares: the seeded owner, the seeded rows, and the payload they carry."""
+
+    database: str
+    server_version: str
+    owner: Any  # the auth user that owns every seeded credential
+    credential_ids: tuple[uuid.UUID, ...]
+    type_slug: str
+    type_id: int
+    key_id: str  # the key ring's primary key, which encrypts every new row
+    fields: dict[str, Any]  # valid field values for ``type_slug``; the secret is TOKEN_LENGTH characters
+    ciphertext_bytes: int
+    seed_seconds: float
+
+
+def database_url() -> str:
+    return os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def configure() -> str:
+    """Point Django at the benchmark database with a fresh key ring, then set it up.
+
+    Settings are read from the environment at import, so everything is set before
+    ``django.setup()``. An inherited DATABASE_URL is overridden on purpose: the
+    benchmarks truncate tables and must never reach a development or test database.
+    """
+    import dj_database_url
+    from cryptography.fernet import Fernet
+
+    url = database_url()
+    params = dj_database_url.parse(url)
+    if params["ENGINE"] != "django.db.backends.postgresql":
+        raise BenchSetupError(f"The benchmarks run on PostgreSQL; BENCH_DATABASE_URL names {params['ENGINE']}.")
+    name = params["NAME"] or ""
+    # The suite truncates tables; a name without "bench" is far more likely a mistake than a choice.
+    if "bench" not in name:
+        raise BenchSetupError(
+            f"Refusing to use database {name!r}: the benchmarks truncate its tables. "
+            "Point BENCH_DATABASE_URL at a database whose name contains 'bench'."
+        )
+    _create_database_if_missing(params)
+
+    os.environ["DATABASE_URL"] = url
+    os.environ["SECRET_KEY"] = secrets.token_urlsafe(50)
+    # A fresh key each run: rows from an earlier run cannot be opened, so seed() starts over.
+    os.environ["FERNET_KEYS"] = Fernet.generate_key().decode()
+    os.environ["DEBUG"] = "0"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+
+    import django
+
+    django.setup()
+    return name
+
+
+def _create_database_if_missing(params: dict[str, Any]) -> None:
+    import psycopg2
+    from psycopg2 import sql
+
+    try:
+        admin = psycopg2.connect(
+            dbname="postgres",
+            user=params["USER"] or None,
+            password=params["PASSWORD"] or None,
+            host=params["HOST"] or None,
+            port=params["PORT"] or None,
+        )
+    except psycopg2.OperationalError as exc:
+        raise BenchSetupError(
+            f"Cannot reach PostgreSQL at {params['HOST']}:{params['PORT']} ({str(exc).strip()}). "
+            "Start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+        ) from None
+    try:
+        # CREATE DATABASE cannot run inside a transaction block.
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [params["NAME"]])
+            if cursor.fetchone() is None:
+                cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(params["NAME"])))
+    finally:
+        admin.close()
+
+
+def migrate() -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def seed(database: str) -> BenchContext:
+    """Empty the credential and audit tables, then store SEED_CREDENTIALS credentials.
+
+    One credential goes through credential_create, so its payload has exactly the shape
+    the service writes; the others are that payload sealed again by the real KeyRing under
+    their own ids and bulk inserted, which takes seconds instead of a minute of audited creates.
+    """
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+
+    from credentials.crypto import get_keyring
+    from credentials.models import Credential
+    from credentials.services import credential_create
+    from tests.factories import valid_fields
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        # CASCADE: whatever else points at credentials in this database is benchmark debris too.
+        cursor.execute("TRUNCATE audit_auditevent, credentials_credential RESTART IDENTITY CASCADE")
+    owner, _ = get_user_model().objects.get_or_create(username="bench-owner")
+
+    fields = valid_fields(TYPE_SLUG, secret=secrets.token_urlsafe(TOKEN_LENGTH)[:TOKEN_LENGTH])
+    template = credential_create(actor=owner, type_slug=TYPE_SLUG, name="bench-00000", fields=fields)
+    keyring = get_keyring()
+    payload = keyring.open(
+        credential_id=template.pk, type_slug=TYPE_SLUG, ciphertext=template.ciphertext, key_id=template.key_id
+    )
+
+    rows = []
+    for number in range(1, SEED_CREDENTIALS):
+        credential_id = uuid.uuid4()
+        sealed = keyring.seal(credential_id=credential_id, type_slug=TYPE_SLUG, data=payload)
+        rows.append(
+            Credential(
+                id=credential_id,
+                name=f"bench-{number:05d}",
+                type=template.type,
+                environment=template.environment,
+                owner=owner,
+                allowed_hosts=template.allowed_hosts,
+                public_fields=template.public_fields,
+                secrets_set=template.secrets_set,
+                metadata=template.metadata,
+                ciphertext=sealed.ciphertext,
+                key_id=sealed.key_id,
+                created_by=owner,
+                updated_by=owner,
+            )
+        )
+    with transaction.atomic():
+        Credential.objects.bulk_create(rows, batch_size=1000)
+    with connection.cursor() as cursor:
+        # Fresh statistics, so the planner sees 10,000 rows rather than an empty table.
+        cursor.execute("VACUUM ANALYZE credentials_credential")
+        cursor.execute("VACUUM ANALYZE audit_auditevent")
+        cursor.execute("SHOW server_version")
+        (server_version,) = cursor.fetchone()
+
+    ids = tuple(Credential.objects.order_by("name").values_list("id", flat=True))
+    if len(ids) != SEED_CREDENTIALS:
+        raise BenchSetupError(f"Seeding stored {len(ids)} credentials instead of {SEED_CREDENTIALS}.")
+    return BenchContext(
+        database=database,
+        server_version=server_version,
+        owner=owner,
+        credential_ids=ids,
+        type_slug=TYPE_SLUG,
+        type_id=template.type_id,
+        key_id=keyring.primary_key_id,
+        fields=fields,
+        ciphertext_bytes=len(template.ciphertext),
+        seed_seconds=time.perf_counter() - started,
+    )
