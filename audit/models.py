@@ -52,3 +52,18 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.credential_name or self.credential_ref}"
+
+
+class AuditChainHead(models.Model):
+    """The newest event's hash: one row, locked by each append, so appends form one chain.
+
+    It also lets verification notice when the newest events were removed, which a chain
+    alone cannot show.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    hash = models.CharField(max_length=64)
+    last_event_id = models.BigIntegerField(null=True)
+
+    def __str__(self) -> str:
+        return f"head at event {self.last_event_id}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -13,11 +13,9 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.models import AuditEvent
+from audit.models import AuditChainHead, AuditEvent
 
 GENESIS_HASH = "0" * 64
-# Any constant will do: it names the one advisory lock that serialises appends to the chain.
-_CHAIN_LOCK_KEY = 0x4C4B_4155  # "LKAU"
 
 
 def actor_label(actor: Any) -> str:
@@ -41,17 +39,22 @@ def _content(event: AuditEvent) -> dict[str, Any]:
     }
 
 
+def canonical_body(event: AuditEvent) -> str:
+    return json.dumps(_content(event), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def compute_hash(prev_hash: str, event: AuditEvent) -> str:
-    body = json.dumps(_content(event), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+    # audit_append (migration 0003) computes the same digest in PostgreSQL: keep them in step.
+    return hashlib.sha256(f"{prev_hash}\n{canonical_body(event)}".encode()).hexdigest()
 
 
-def _lock_chain() -> None:
-    # Two writers reading the same head would fork the chain: take a lock held until commit.
-    # SQLite (development only) has one writer at a time already.
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+def _normalise_ip(ip: str | None) -> str | None:
+    """The address as the database will return it, so that the hash survives the round trip."""
+    if not ip:
+        return None
+    address = ipaddress.ip_address(ip)
+    # PostgreSQL writes ::ffff:10.0.0.1 where Python writes ::ffff:a00:1; keep the IPv4 form.
+    return str(getattr(address, "ipv4_mapped", None) or address)
 
 
 def audit_record(
@@ -65,8 +68,13 @@ def audit_record(
     service: str = "",
     fields: Iterable[str] = (),
     details: Mapping[str, Any] | None = None,
+    along_with: tuple[str, Sequence[Any]] | None = None,
 ) -> AuditEvent:
-    """Append one event. Joins the caller's transaction, so the event commits with the change."""
+    """Append one event. Inside a transaction it commits with the caller's change.
+
+    ``along_with`` is a write (SQL and its parameters) that must commit with the event or
+    not at all; on PostgreSQL the two travel to the server together, in one round trip.
+    """
     if credential is not None:
         credential_ref = str(credential.pk)
         credential_name = credential.name
@@ -78,20 +86,70 @@ def audit_record(
         credential=credential,
         credential_ref=credential_ref,
         credential_name=credential_name,
-        # Stored as the database normalises it, so the hash survives the round trip.
-        ip=str(ipaddress.ip_address(ip)) if ip else None,
+        ip=_normalise_ip(ip),
         service=service,
         fields=sorted(fields),
         details=dict(details or {}),
     )
-    # savepoint=False: no extra round trips; an error rolls back the caller's whole change.
-    with transaction.atomic(savepoint=False):
-        _lock_chain()
-        head = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-        event.prev_hash = head or GENESIS_HASH
+    if connection.vendor != "postgresql":
+        _append_in_python(event, along_with)
+    elif along_with and connection.in_atomic_block:
+        # A savepoint, so that a failed write leaves the caller's transaction usable.
+        with transaction.atomic():
+            _append_in_database(event, along_with)
+    else:
+        _append_in_database(event, along_with)
+    return event
+
+
+_APPEND_SQL = (
+    "SELECT event_id, event_prev_hash, event_hash FROM audit_append("
+    "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)"
+)
+
+
+def _append_in_database(event: AuditEvent, along_with: tuple[str, Sequence[Any]] | None) -> None:
+    # One round trip. Statements sent together run as one transaction when none is open,
+    # so outside a transaction the write and its event commit, or fail, together.
+    sql, params = _APPEND_SQL, []
+    if along_with:
+        sql, params = f"{along_with[0]}; {_APPEND_SQL}", list(along_with[1])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                *params,
+                canonical_body(event),
+                event.created_at,
+                event.action,
+                event.actor_id,
+                event.actor_repr,
+                event.credential_id,
+                event.credential_ref,
+                event.credential_name,
+                event.ip,
+                event.service,
+                json.dumps(event.fields),
+                json.dumps(event.details),
+            ],
+        )
+        event.id, event.prev_hash, event.hash = cursor.fetchone()
+    event._state.adding = False
+    event._state.db = connection.alias
+
+
+def _append_in_python(event: AuditEvent, along_with: tuple[str, Sequence[Any]] | None) -> None:
+    # SQLite (development only) has one writer at a time, which serialises the chain.
+    with transaction.atomic(savepoint=along_with is not None):
+        if along_with:
+            with connection.cursor() as cursor:
+                cursor.execute(*along_with)
+        head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1, defaults={"hash": GENESIS_HASH})
+        event.prev_hash = head.hash
         event.hash = compute_hash(event.prev_hash, event)
         event.save(force_insert=True)
-    return event
+        head.hash, head.last_event_id = event.hash, event.id
+        head.save(update_fields=["hash", "last_event_id"])
 
 
 @dataclass(frozen=True)
@@ -106,9 +164,14 @@ class ChainReport:
 
 
 def audit_verify_chain(*, batch_size: int = 2000) -> ChainReport:
-    """Walk the chain in order; report the first event that was altered, or follows a removed one."""
+    """Walk the chain in order; report the first event that was altered, or follows a removed one.
+
+    The head names the newest event, so removing events from the end is caught too.
+    """
+    head = AuditChainHead.objects.filter(pk=1).first() or AuditChainHead(hash=GENESIS_HASH)
     expected_prev = GENESIS_HASH
     checked = 0
+    last_id = None
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=batch_size):
         if event.prev_hash != expected_prev:
             return ChainReport(
@@ -119,5 +182,13 @@ def audit_verify_chain(*, batch_size: int = 2000) -> ChainReport:
         if compute_hash(event.prev_hash, event) != event.hash:
             return ChainReport(checked, event.id, "its content does not match its hash: it was altered")
         expected_prev = event.hash
+        last_id = event.id
         checked += 1
+    if (head.hash, head.last_event_id) != (expected_prev, last_id):
+        return ChainReport(
+            checked,
+            head.last_event_id or 0,
+            f"the chain head names event {head.last_event_id}, but the newest event is {last_id}: "
+            "the newest events were removed, or the head was altered",
+        )
     return ChainReport(checked)

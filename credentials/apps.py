@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_delete, post_migrate, post_save
 
 
 def _sync_types(sender: AppConfig, **kwargs: Any) -> None:
@@ -21,5 +21,10 @@ class CredentialsConfig(AppConfig):
         from credentials.types import autodiscover
 
         autodiscover()
+        from credentials.models import CredentialType
+        from credentials.type_cache import clear_type_cache
+
         # Like contenttypes and permissions, the table follows the code after every migrate.
         post_migrate.connect(_sync_types, sender=self, dispatch_uid="credentials.sync_types")
+        for signal in (post_save, post_delete):
+            signal.connect(clear_type_cache, sender=CredentialType, dispatch_uid=f"credentials.types.{signal}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -28,6 +28,7 @@ from credentials.errors import (
 )
 from credentials.models import Credential, CredentialType
 from credentials.permissions import CHANGE, DELETE, USE, user_can, user_can_see
+from credentials.type_cache import clear_type_cache, type_by_pk, type_by_slug
 from credentials.types.hosts import normalise_host
 
 # What a form or client sends back for a stored secret it was not shown: keep the value.
@@ -79,6 +80,27 @@ class RevealedSecret:
             )
 
 
+# The door reads only what it needs (who owns it, whether it may be used, its type, the sealed
+# payload) in one plain statement: it runs on every use, and the ORM's query building would
+# cost it more than the database does.
+_DOOR_SQL = (
+    "SELECT id, name, owner_id, is_active, expires_at, ciphertext, key_id, type_id "
+    "FROM credentials_credential WHERE id = %s"
+)
+
+
+def _door_row(credential_id: Any) -> Credential:
+    try:
+        # The key as this database stores it (SQLite keeps UUIDs as hex text).
+        key = Credential._meta.pk.get_db_prep_value(uuid.UUID(str(credential_id)), connection)
+        credential = next(iter(Credential.objects.raw(_DOOR_SQL, [key])))
+    except (ValueError, StopIteration):
+        raise CredentialNotFound() from None
+    # The cached row, so that credential.type costs no query.
+    credential.type = type_by_pk(credential.type_id)
+    return credential
+
+
 @sensitive_variables("data", "values")
 def credential_reveal(
     *,
@@ -89,22 +111,20 @@ def credential_reveal(
     ip: str | None = None,
 ) -> RevealedSecret:
     """The only way plaintext leaves the store: checks use, activity and expiry; audits every outcome."""
-    try:
-        credential = Credential.objects.select_related("type").get(pk=uuid.UUID(str(credential_id)))
-    except (ValueError, Credential.DoesNotExist):
-        raise CredentialNotFound() from None
+    credential = _door_row(credential_id)
 
+    # Each audit_record commits on its own (one statement on PostgreSQL): a denial is kept
+    # even though the caller then sees an exception.
     def deny(reason: str) -> None:
-        with transaction.atomic():
-            audit_record(
-                action=AuditAction.ACCESS_DENIED,
-                actor=actor,
-                credential=credential,
-                ip=ip,
-                service=service,
-                fields=fields or (),
-                details={"reason": reason},
-            )
+        audit_record(
+            action=AuditAction.ACCESS_DENIED,
+            actor=actor,
+            credential=credential,
+            ip=ip,
+            service=service,
+            fields=fields or (),
+            details={"reason": reason},
+        )
 
     if not user_can(actor, USE, credential):
         deny("no use permission")
@@ -127,21 +147,18 @@ def credential_reveal(
     try:
         data = _open(credential)
     except DecryptionError as exc:
-        with transaction.atomic():
-            audit_record(
-                action=AuditAction.ACCESS_FAILED,
-                actor=actor,
-                credential=credential,
-                ip=ip,
-                service=service,
-                fields=wanted,
-                details={"reason": str(exc)},
-            )
-        raise
-    with transaction.atomic():
         audit_record(
-            action=AuditAction.ACCESSED, actor=actor, credential=credential, ip=ip, service=service, fields=wanted
+            action=AuditAction.ACCESS_FAILED,
+            actor=actor,
+            credential=credential,
+            ip=ip,
+            service=service,
+            fields=wanted,
+            details={"reason": str(exc)},
         )
+        raise
+    # Audited before the plaintext is handed over: if the audit cannot be written, nothing is.
+    audit_record(action=AuditAction.ACCESSED, actor=actor, credential=credential, ip=ip, service=service, fields=wanted)
     values = {name: data["fields"][name] for name in wanted if name in data["fields"]}
     return RevealedSecret(
         credential_id=credential.pk,
@@ -182,8 +199,8 @@ def _seal(credential: Credential, spec: types.CredentialType, values: Mapping[st
 
 
 def _resolve_type(type_slug: Any) -> CredentialType:
-    row = CredentialType.objects.filter(slug=str(type_slug), is_active=True).first() if type_slug else None
-    if row is None:
+    row = type_by_slug(str(type_slug)) if type_slug else None
+    if row is None or not row.is_active:
         raise InvalidCredential({"type": [f"Unknown credential type '{str(type_slug)[:64]}'."]})
     return row
 
@@ -312,12 +329,8 @@ def credential_create(
         )
         if hosts is not None:
             _check_destinations(spec, cleaned, hosts, errors)
-    if (
-        "name" not in errors
-        and "environment" not in errors
-        and _name_taken(name=name.strip(), environment=environment, owner=actor, team=team)
-    ):
-        errors["name"] = [_NAME_TAKEN]
+    # A taken name is left to the unique constraints (below): a pre-check would cost every
+    # create a query, for a mistake that is rare and is still reported on the name.
     if errors or field_errors:
         raise InvalidCredential(errors, field_errors)
 
@@ -340,25 +353,41 @@ def credential_create(
     )
     _seal(credential, spec, cleaned)
     try:
-        with transaction.atomic():
-            credential.save(force_insert=True)
-            audit_record(
-                action=AuditAction.CREATED,
-                actor=actor,
-                credential=credential,
-                ip=ip,
-                fields=cleaned,
-                details={
-                    "type": spec.slug,
-                    "environment": environment,
-                    "allowed_hosts": hosts,
-                    "secrets_set": credential.secrets_set,
-                },
-            )
-    except IntegrityError:
-        # Another request took the name between our check and our insert.
-        raise InvalidCredential({"name": [_NAME_TAKEN]}) from None
+        audit_record(
+            action=AuditAction.CREATED,
+            actor=actor,
+            credential=credential,
+            ip=ip,
+            fields=cleaned,
+            details={
+                "type": spec.slug,
+                "environment": environment,
+                "allowed_hosts": hosts,
+                "secrets_set": credential.secrets_set,
+            },
+            along_with=_insert_statement(credential),
+        )
+    except IntegrityError as exc:
+        if _is_name_conflict(exc):
+            raise InvalidCredential({"name": [_NAME_TAKEN]}) from None
+        raise
+    credential._state.adding = False
+    credential._state.db = connection.alias
     return credential
+
+
+def _insert_statement(credential: Credential) -> tuple[str, list[Any]]:
+    """The row's INSERT, prepared as Model.save() would, for audit_record to send with its event."""
+    fields = Credential._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    values = [f.get_db_prep_save(getattr(credential, f.attname), connection) for f in fields]
+    table = connection.ops.quote_name(Credential._meta.db_table)
+    return f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})", values  # noqa: S608
+
+
+def _is_name_conflict(exc: IntegrityError) -> bool:
+    # PostgreSQL and SQLite both name the violated constraint in the message.
+    return any(constraint.name in str(exc) for constraint in Credential._meta.constraints)
 
 
 def _locked_for(actor: Any, credential_id: Any, action: str) -> Credential:
@@ -595,3 +624,4 @@ def credential_types_sync(*, registered: Iterable[types.CredentialType] | None =
                 },
             )
         CredentialType.objects.filter(is_system=True).exclude(slug__in=slugs).update(is_active=False)
+    clear_type_cache()

@@ -64,3 +64,13 @@ def tamper_with_audit():
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_append_only")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_type_cache():
+    """Each test's database is rolled back; type rows cached by an earlier test must not survive it."""
+    from credentials.type_cache import clear_type_cache
+
+    clear_type_cache()
+    yield
+    clear_type_cache()

@@ -43,6 +43,24 @@ def test_a_removed_row_is_caught_at_the_next_one(db, tamper_with_audit):
     assert report.broken_id == events[2].pk and "removed" in report.reason
 
 
+def test_removing_the_newest_events_is_caught_by_the_head(db, tamper_with_audit):
+    events = record(3)
+    AuditEvent.objects.filter(pk=events[2].pk).delete()
+    report = audit_verify_chain()
+    assert not report.ok and report.checked == 2
+    assert f"names event {events[2].pk}" in report.reason and "newest events were removed" in report.reason
+
+
+def test_the_head_follows_the_newest_event(db):
+    from audit.models import AuditChainHead
+
+    assert not AuditChainHead.objects.exists()  # made by the first append
+    first, last = record(2)
+    assert first.prev_hash == GENESIS_HASH
+    head = AuditChainHead.objects.get()
+    assert (head.hash, head.last_event_id) == (last.hash, last.pk)
+
+
 def test_the_hash_survives_its_credential_and_actor_being_deleted(owner, stranger):
     from credentials.errors import CredentialNotFound
     from credentials.services import credential_delete, credential_reveal
@@ -72,10 +90,26 @@ def test_the_database_refuses_changes_and_deletions(postgres_only):
     assert audit_verify_chain().ok
 
 
-def test_ips_are_kept_as_the_database_normalises_them(db):
-    audit_record(action="accessed", ip="2001:DB8:0:0:0:0:0:1")
-    assert AuditEvent.objects.get().ip == "2001:db8::1"
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("2001:DB8:0:0:0:0:0:1", "2001:db8::1"), ("::ffff:10.0.0.1", "10.0.0.1"), ("10.0.0.1", "10.0.0.1")],
+)
+def test_ips_are_kept_as_the_database_returns_them(db, given, kept):
+    audit_record(action="accessed", ip=given)
+    assert AuditEvent.objects.get().ip == kept
     assert audit_verify_chain().ok
+
+
+def test_python_and_database_agree_on_the_hash(db):
+    # On PostgreSQL audit_append hashes in SQL; verification recomputes in Python.
+    from audit.services import compute_hash
+
+    for event in record(3, ip="127.0.0.1"):
+        stored = AuditEvent.objects.get(pk=event.pk)
+        assert (stored.prev_hash, stored.hash) == (event.prev_hash, event.hash)
+        assert compute_hash(stored.prev_hash, stored) == stored.hash
+    unicode_event = audit_record(action="created", credential_name="naïve ☃ name", details={"k": "é"})
+    assert compute_hash(unicode_event.prev_hash, AuditEvent.objects.get(pk=unicode_event.pk)) == unicode_event.hash
 
 
 def test_verify_audit_chain_command(db, capsys, tamper_with_audit):

@@ -20,6 +20,7 @@ from credentials.errors import (
 )
 from credentials.models import Credential
 from credentials.services import (
+    _NAME_TAKEN,
     SECRET_PLACEHOLDER,
     credential_create,
     credential_deactivate,
@@ -316,7 +317,10 @@ def test_delete_audits_first_overwrites_then_removes(owner):
     with CaptureQueriesContext(connection) as queries:
         credential_delete(actor=owner, credential_id=credential.pk, ip="127.0.0.1")
     statements = [q["sql"] for q in queries.captured_queries]
-    insert_audit = next(i for i, s in enumerate(statements) if s.startswith('INSERT INTO "audit_auditevent"'))
+    # PostgreSQL appends through the audit_append function; SQLite inserts from Python.
+    insert_audit = next(
+        i for i, s in enumerate(statements) if s.startswith('INSERT INTO "audit_auditevent"') or "audit_append(" in s
+    )
     overwrite = next(i for i, s in enumerate(statements) if 'UPDATE "credentials_credential" SET "ciphertext"' in s)
     remove = next(i for i, s in enumerate(statements) if s.startswith('DELETE FROM "credentials_credential"'))
     assert insert_audit < overwrite < remove
@@ -343,3 +347,29 @@ def test_every_builtin_type_stores_and_reveals(owner):
         assert f"{slug}-canary" in secret.secret_values
         assert secret.values == {**credential.public_fields, **{k: secret[k] for k in secret.secret_names}}
         assert valid_fields(slug, f"{slug}-canary").items() <= secret.values.items()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_create_and_its_event_commit_together_or_not_at_all():
+    # Nothing wraps these calls: on PostgreSQL the INSERT and the audit append travel as one
+    # batch, which the server runs as one transaction.
+    owner = make_user("committer")
+    credential = make_credential(owner, name="once")
+    assert Credential.objects.filter(pk=credential.pk).exists()
+    assert actions(credential) == ["created"]
+    with pytest.raises(InvalidCredential) as caught:
+        make_credential(owner, name="ONCE")
+    assert caught.value.errors == {"name": [_NAME_TAKEN]}
+    assert Credential.objects.count() == 1
+    assert AuditEvent.objects.count() == 1
+    from audit.services import audit_verify_chain
+
+    assert audit_verify_chain().ok
+
+
+def test_inside_a_transaction_a_refused_create_leaves_it_usable(owner):
+    make_credential(owner, name="taken")
+    with pytest.raises(InvalidCredential):
+        make_credential(owner, name="taken")
+    # The caller's transaction goes on: the failed write was confined to a savepoint.
+    assert make_credential(owner, name="free").name == "free"

@@ -1,0 +1,157 @@
+"""The canary: a unique secret goes through every operation and is then looked for everywhere.
+
+A credential of every built-in type holds the canary in every secret field; it is created,
+updated (new canaries), read through the one door, denied to a stranger, submitted with
+errors in the admin, and deleted. The canary, in its plain, URL-encoded and base64 forms,
+must then appear in no audit row, no captured log line (SQL included), no admin page, no
+error message and no database column.
+"""
+
+import base64
+import logging
+import uuid
+from urllib.parse import quote, quote_plus
+
+import pytest
+from django.db import connection
+
+from credentials.errors import CredentialNotFound
+from credentials.models import Credential
+from credentials.services import credential_delete, credential_reveal, credential_update
+from tests.factories import BUILTIN_SLUGS, PASSWORD, make_credential, ssh_keypair, valid_fields
+
+
+def forms_of(secret: str) -> set[str]:
+    encoded = secret.encode()
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret),
+        base64.b64encode(encoded).decode().rstrip("="),
+        base64.urlsafe_b64encode(encoded).decode().rstrip("="),
+    }
+
+
+class Haystack:
+    """Everything collected from the surfaces, searched at the end for every form of every secret."""
+
+    def __init__(self):
+        self.pieces: list[tuple[str, str]] = []
+
+    def add(self, where: str, text) -> None:
+        self.pieces.append((where, text if isinstance(text, str) else repr(text)))
+
+    def leaks(self, secrets: set[str]) -> list[str]:
+        needles = set().union(*(forms_of(s) for s in secrets))
+        return [f"{where}: {needle[:20]}…" for where, text in self.pieces for needle in needles if needle in text]
+
+
+def dump_database(haystack: Haystack, label: str) -> None:
+    """Every row of every table, every column but the ciphertext, as text."""
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            columns = [
+                c.name for c in connection.introspection.get_table_description(cursor, table) if c.name != "ciphertext"
+            ]
+            quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+            cursor.execute(f"SELECT {quoted} FROM {connection.ops.quote_name(table)}")  # noqa: S608
+            for row in cursor.fetchall():
+                haystack.add(f"{label} {table}", row)
+
+
+def admin_pages(client, haystack: Haystack, credentials) -> None:
+    urls = [
+        "/admin/",
+        "/admin/credentials/credential/",
+        "/admin/credentials/credentialtype/",
+        "/admin/audit/auditevent/",
+    ]
+    for credential in credentials:
+        base = f"/admin/credentials/credential/{credential.pk}"
+        urls += [f"{base}/change/", f"{base}/history/", f"{base}/delete/"]
+    from audit.models import AuditEvent
+
+    urls += [f"/admin/audit/auditevent/{pk}/change/" for pk in AuditEvent.objects.values_list("pk", flat=True)]
+    urls += ["/admin/credentials/credential/add/"] + [
+        f"/admin/credentials/credential/add/?type={slug}" for slug in BUILTIN_SLUGS
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        haystack.add(f"GET {url}", response.content.decode())
+        haystack.add(f"headers {url}", dict(response.headers))
+
+
+@pytest.fixture
+def sql_logged():
+    """Log every SQL statement with its parameters, as DEBUG would, so the canary search covers them."""
+    previous = connection.force_debug_cursor
+    connection.force_debug_cursor = True
+    logging.getLogger("django.db.backends").setLevel(logging.DEBUG)
+    yield
+    connection.force_debug_cursor = previous
+    logging.getLogger("django.db.backends").setLevel(logging.NOTSET)
+
+
+def test_the_canary_leaks_nowhere(owner, stranger, superuser, client, caplog, sql_logged):
+    caplog.set_level(logging.DEBUG)
+    haystack = Haystack()
+    canary = f"CANARY-{uuid.uuid4().hex}"
+    secrets = {canary, f"{canary}-v2"}
+    private_key, _ = ssh_keypair(canary)
+    new_private_key, _ = ssh_keypair(f"{canary}-v2")
+    # The key body is a secret too: look for a line of it (the armour lines are not secret).
+    secrets |= {line for key in (private_key, new_private_key) for line in key.splitlines()[1:3]}
+
+    credentials = [make_credential(owner, slug, secret=canary, name=f"canary {slug}") for slug in BUILTIN_SLUGS]
+    for credential in credentials:
+        fields = valid_fields(credential.type.slug, f"{canary}-v2")
+        credential_update(
+            actor=owner, credential_id=credential.pk, changes={"fields": fields, "description": "rotated"}
+        )
+        revealed = credential_reveal(actor=owner, credential_id=credential.pk, service="canary-test")
+        assert f"{canary}-v2" in revealed.secret_values
+        haystack.add("repr of the revealed secret", repr(revealed))
+        with pytest.raises(CredentialNotFound) as denied:
+            credential_reveal(actor=stranger, credential_id=credential.pk, service="canary-test")
+        haystack.add("denial message", str(denied.value))
+
+    client.login(username=superuser.username, password=PASSWORD)
+    # A form sent back with an error must not echo the secrets it was given.
+    response = client.post(
+        "/admin/credentials/credential/add/?type=ssh_key",
+        {
+            "name": "canary bad",
+            "environment": "production",
+            "field__private_key": private_key,
+            "field__passphrase": canary,
+            "field__host_keys": "not a host key line",
+        },
+    )
+    assert response.status_code == 200
+    assert "not a known_hosts entry" in response.content.decode(), "the form did not get as far as the secrets"
+    haystack.add("POST admin add with an error", response.content.decode())
+    admin_pages(client, haystack, credentials)
+    dump_database(haystack, "after update")
+
+    for credential in credentials:
+        credential_delete(actor=owner, credential_id=credential.pk)
+    assert not Credential.objects.exists()
+    dump_database(haystack, "after delete")
+    admin_pages(client, haystack, [])
+
+    for record in caplog.records:
+        haystack.add(f"log {record.name}", record.getMessage())
+        haystack.add(f"log args {record.name}", record.args)
+    assert any(r.name == "django.db.backends" for r in caplog.records), "SQL was not logged: the search is blind"
+    assert haystack.leaks(secrets) == []
+    # The search can see: the canary's own name is in the haystack (credential names), so
+    # a leak would not be missed for want of looking.
+    assert any("canary github_pat" in text for _, text in haystack.pieces)
+
+
+@pytest.mark.parametrize("encode", [str, lambda s: quote(s, safe=""), lambda s: base64.b64encode(s.encode()).decode()])
+def test_the_search_finds_a_planted_leak_in_any_form(encode):
+    haystack = Haystack()
+    haystack.add("page", f"<p>{encode('CANARY-planted/+=?')}</p>")
+    assert haystack.leaks({"CANARY-planted/+=?"}), "a leak in this form would go unseen"
