@@ -450,10 +450,18 @@ def credential_update(
         hosts_changed = new_hosts != list(credential.allowed_hosts)
 
         if ("fields" in changes and "fields" not in errors) or hosts_changed:
-            stored = _open(credential)["fields"]
             submitted = changes["fields"] if "fields" in changes and "fields" not in errors else {}
+            unreadable = ""
+            try:
+                stored = _open(credential)["fields"]
+            except DecryptionError as exc:
+                # Nothing stored can be kept: a credential whose key is lost is repaired by
+                # entering every field again, which seals it under the current key.
+                stored, unreadable = {}, f"{exc} Enter every field again to replace it."
             merged, entered = _merge_submitted(spec, stored, submitted)
             cleaned, field_errors = _clean_fields(spec, merged)
+            if unreadable and cleaned is None:
+                errors["__all__"] = [unreadable]
             if cleaned is not None:
                 destination_moved = any(stored.get(n) != cleaned.get(n) for n in spec.destination_fields)
                 if destination_moved and "allowed_hosts" not in changes:
@@ -493,7 +501,14 @@ def credential_update(
         credential.version += 1
         credential.updated_by = actor
         credential.updated_at = timezone.now()
-        credential.save()
+        try:
+            with transaction.atomic():
+                credential.save()
+        except IntegrityError as exc:
+            # Another request took the name between our check and our save.
+            if _is_name_conflict(exc):
+                raise InvalidCredential({"name": [_NAME_TAKEN]}) from None
+            raise
         audit_record(
             action=AuditAction.UPDATED,
             actor=actor,

@@ -16,3 +16,6 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False  # the test client speaks pla
 
 # An app that adds a credential type from its own credential_types.py module.
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.typeapp"]  # noqa: F405
+
+# Static files come from the apps' folders (as in DEBUG), not from a collected STATIC_ROOT.
+WHITENOISE_AUTOREFRESH = True

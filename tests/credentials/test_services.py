@@ -373,3 +373,20 @@ def test_inside_a_transaction_a_refused_create_leaves_it_usable(owner):
         make_credential(owner, name="taken")
     # The caller's transaction goes on: the failed write was confined to a savepoint.
     assert make_credential(owner, name="free").name == "free"
+
+
+def test_an_unreadable_secret_is_reported_and_repaired_by_entering_every_field(owner):
+    credential = make_credential(owner, "postgres", secret="lost-with-its-key")
+    other = make_credential(owner, "postgres")
+    Credential.objects.filter(pk=credential.pk).update(ciphertext=other.ciphertext)
+    with pytest.raises(InvalidCredential) as caught:
+        update(owner, credential, fields={"username": "renamed"})
+    (message,) = caught.value.errors["__all__"]
+    assert str(credential.pk) in message and "Enter every field again" in message
+    assert "password" in caught.value.field_errors  # the only required field not re-entered
+
+    update(owner, credential, fields={**valid_fields("postgres", "new-password"), "username": "renamed"})
+    secret = reveal(owner, credential)
+    assert (secret["password"], secret["username"]) == ("new-password", "renamed")
+    changes = AuditEvent.objects.filter(action="updated").get().details["changes"]
+    assert changes["fields"]["password"] == "changed"
