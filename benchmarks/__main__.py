@@ -88,7 +88,7 @@ def _print_header(context: BenchContext, iterations: int) -> None:
     print(
         f"  {len(context.credential_ids):,} {context.type_slug} credentials seeded in {context.seed_seconds:.1f} s "
         f"(ciphertext {context.ciphertext_bytes:,} bytes each); "
-        f"{iterations:,} timed calls per side, interleaved in blocks after a warm-up"
+        f"{iterations:,} timed calls per side, alternating call by call after a warm-up"
     )
 
 

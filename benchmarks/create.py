@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from benchmarks.environment import BenchContext
-from benchmarks.harness import FigureResult, measure_pair, queries_of
+from benchmarks.harness import FigureResult, compare
 from credentials.crypto import PAYLOAD_VERSION
 from credentials.services import credential_create
 from credentials.types import get_type
@@ -111,12 +111,4 @@ def run(context: BenchContext, *, iterations: int) -> FigureResult:
             )
         return credential_id
 
-    op_stats, floor_stats = measure_pair(create, floor, iterations=iterations)
-    return FigureResult(
-        name=NAME,
-        op=op_stats,
-        baseline=floor_stats,
-        goal=GOAL,
-        op_queries=queries_of(create, 0),
-        baseline_queries=queries_of(floor, 0),
-    )
+    return compare(name=NAME, goal=GOAL, op=create, baseline=floor, iterations=iterations)

@@ -52,6 +52,19 @@ class FigureResult:
         return self.ratio <= self.goal
 
 
+def compare(*, name: str, goal: float, op: Operation, baseline: Operation, iterations: int) -> FigureResult:
+    """Measure ``op`` against ``baseline`` in this run, with the SQL each sends, as one row of the table."""
+    op_stats, baseline_stats = measure_pair(op, baseline, iterations=iterations)
+    return FigureResult(
+        name=name,
+        op=op_stats,
+        baseline=baseline_stats,
+        goal=goal,
+        op_queries=queries_of(op, 0),
+        baseline_queries=queries_of(baseline, 0),
+    )
+
+
 def measure_pair(op: Operation, baseline: Operation, *, iterations: int) -> tuple[Stats, Stats]:
     """Time ``iterations`` calls of each, alternating call by call, after a warm-up of both.
 

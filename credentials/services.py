@@ -1,290 +1,52 @@
-"""Writes to credentials, and the one door that reveals a secret; each audited in its transaction."""
+"""Writes to credentials, each audited in its own transaction; the one door is in door.py."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models.functions import Lower
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from audit.models import AuditAction
 from audit.services import audit_record
 from credentials import types
-from credentials.crypto import DecryptionError, get_keyring
-from credentials.errors import (
-    CredentialNotFound,
-    CredentialPermissionDenied,
-    CredentialUnavailable,
-    DestinationRefused,
-    InvalidCredential,
-    StaleVersion,
-)
+from credentials.crypto import DecryptionError
+from credentials.door import RevealedSecret, credential_reveal
+from credentials.errors import CredentialNotFound, CredentialPermissionDenied, InvalidCredential, StaleVersion
 from credentials.models import Credential, CredentialType
-from credentials.permissions import CHANGE, DELETE, USE, user_can, user_can_see
-from credentials.type_cache import clear_type_cache, type_by_pk, type_by_slug
-from credentials.types.hosts import normalise_host
+from credentials.permissions import CHANGE, DELETE, user_can, user_can_see
+from credentials.sealing import open_values, seal_values
+from credentials.type_cache import clear_type_cache
+from credentials.validation import (
+    NAME_TAKEN,
+    check_attributes,
+    check_destinations,
+    clean_fields,
+    clean_hosts,
+    name_taken,
+    resolve_type,
+)
+
+# The one door is part of this layer's interface (DESIGN.md, "Layers").
+__all__ = [
+    "SECRET_PLACEHOLDER",
+    "RevealedSecret",
+    "credential_create",
+    "credential_deactivate",
+    "credential_delete",
+    "credential_reveal",
+    "credential_types_sync",
+    "credential_update",
+]
 
 # What a form or client sends back for a stored secret it was not shown: keep the value.
 SECRET_PLACEHOLDER = "********"  # noqa: S105  (a marker, not a password)
 
-MAX_TAGS = 20
-MAX_TAG_LENGTH = 50
-_ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _UPDATABLE = {"name", "fields", "environment", "description", "tags", "expires_at", "is_active", "allowed_hosts"}
-
-
-# --- The one door -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, repr=False)
-class RevealedSecret:
-    """A credential's values in memory, for one operation. Its repr never shows them."""
-
-    credential_id: uuid.UUID
-    type_slug: str
-    values: Mapping[str, Any]
-    secret_names: tuple[str, ...]
-    allowed_hosts: tuple[str, ...] = field(default=())
-
-    def __repr__(self) -> str:
-        return f"<RevealedSecret {self.credential_id} fields={sorted(self.values)}>"
-
-    def __getitem__(self, name: str) -> Any:
-        return self.values[name]
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return self.values.get(name, default)
-
-    @property
-    def secret_values(self) -> list[str]:
-        """The plaintext secrets, for a redactor that must hide them from outside text."""
-        return [self.values[n] for n in self.secret_names if isinstance(self.values.get(n), str)]
-
-    def check_destination(self, host: str) -> None:
-        """Refuse, before anything is sent, a host its owner did not allow."""
-        try:
-            wanted = normalise_host(host)
-        except ValueError:
-            raise DestinationRefused(f"'{host[:100]}' is not a host name.") from None
-        if wanted not in self.allowed_hosts:
-            raise DestinationRefused(
-                f"This credential may only be sent to {', '.join(self.allowed_hosts) or 'no host'}; "
-                f"'{wanted}' is not among them."
-            )
-
-
-# The door reads only what it needs (who owns it, whether it may be used, its type, the sealed
-# payload) in one plain statement: it runs on every use, and the ORM's query building would
-# cost it more than the database does.
-_DOOR_SQL = (
-    "SELECT id, name, owner_id, is_active, expires_at, ciphertext, key_id, type_id "
-    "FROM credentials_credential WHERE id = %s"
-)
-
-
-def _door_row(credential_id: Any) -> Credential:
-    try:
-        # The key as this database stores it (SQLite keeps UUIDs as hex text).
-        key = Credential._meta.pk.get_db_prep_value(uuid.UUID(str(credential_id)), connection)
-        credential = next(iter(Credential.objects.raw(_DOOR_SQL, [key])))
-    except (ValueError, StopIteration):
-        raise CredentialNotFound() from None
-    # The cached row, so that credential.type costs no query.
-    credential.type = type_by_pk(credential.type_id)
-    return credential
-
-
-@sensitive_variables("data", "values")
-def credential_reveal(
-    *,
-    actor: Any,
-    credential_id: Any,
-    service: str,
-    fields: Sequence[str] | None = None,
-    ip: str | None = None,
-) -> RevealedSecret:
-    """The only way plaintext leaves the store: checks use, activity and expiry; audits every outcome."""
-    credential = _door_row(credential_id)
-
-    # Each audit_record commits on its own (one statement on PostgreSQL): a denial is kept
-    # even though the caller then sees an exception.
-    def deny(reason: str) -> None:
-        audit_record(
-            action=AuditAction.ACCESS_DENIED,
-            actor=actor,
-            credential=credential,
-            ip=ip,
-            service=service,
-            fields=fields or (),
-            details={"reason": reason},
-        )
-
-    if not user_can(actor, USE, credential):
-        deny("no use permission")
-        if user_can_see(actor, credential):
-            raise CredentialPermissionDenied("You may not use this credential.")
-        raise CredentialNotFound()
-    if not credential.is_active:
-        deny("inactive")
-        raise CredentialUnavailable("This credential is inactive.")
-    if credential.is_expired:
-        deny("expired")
-        raise CredentialUnavailable(f"This credential expired at {credential.expires_at.isoformat()}.")
-
-    spec = credential.type.spec
-    known = {f.name for f in spec.fields}
-    wanted = list(fields) if fields else sorted(known)
-    unknown = sorted(set(wanted) - known)
-    if unknown:
-        raise ValueError(f"{spec.slug} has no field(s) {', '.join(unknown)}")
-    try:
-        data = _open(credential)
-    except DecryptionError as exc:
-        audit_record(
-            action=AuditAction.ACCESS_FAILED,
-            actor=actor,
-            credential=credential,
-            ip=ip,
-            service=service,
-            fields=wanted,
-            details={"reason": str(exc)},
-        )
-        raise
-    # Audited before the plaintext is handed over: if the audit cannot be written, nothing is.
-    audit_record(action=AuditAction.ACCESSED, actor=actor, credential=credential, ip=ip, service=service, fields=wanted)
-    values = {name: data["fields"][name] for name in wanted if name in data["fields"]}
-    return RevealedSecret(
-        credential_id=credential.pk,
-        type_slug=spec.slug,
-        values=values,
-        secret_names=tuple(n for n in spec.secret_field_names if n in values),
-        # The authenticated copy, not the column: a row edited in the database cannot redirect it.
-        allowed_hosts=tuple(data["allowed_hosts"]),
-    )
-
-
-def _open(credential: Credential) -> dict[str, Any]:
-    return get_keyring().open(
-        credential_id=credential.pk,
-        type_slug=credential.type.slug,
-        ciphertext=credential.ciphertext,
-        key_id=credential.key_id,
-    )
-
-
-@sensitive_variables("values")
-def _seal(credential: Credential, spec: types.CredentialType, values: Mapping[str, Any]) -> None:
-    """Encrypt the values (and the hosts they may go to) into the row; refresh its clear copies."""
-    sealed = get_keyring().seal(
-        credential_id=credential.pk,
-        type_slug=spec.slug,
-        data={"fields": dict(values), "allowed_hosts": list(credential.allowed_hosts)},
-    )
-    credential.ciphertext = sealed.ciphertext
-    credential.key_id = sealed.key_id
-    secret_names = set(spec.secret_field_names)
-    credential.public_fields = {k: v for k, v in values.items() if k not in secret_names}
-    credential.secrets_set = sorted(k for k in values if k in secret_names)
-    credential.metadata = spec.metadata(values)
-
-
-# --- Validation shared by create and update -----------------------------------------------
-
-
-def _resolve_type(type_slug: Any) -> CredentialType:
-    row = type_by_slug(str(type_slug)) if type_slug else None
-    if row is None or not row.is_active:
-        raise InvalidCredential({"type": [f"Unknown credential type '{str(type_slug)[:64]}'."]})
-    return row
-
-
-def _check_attributes(values: Mapping[str, Any], errors: dict[str, list[str]]) -> None:
-    """Validate the clear attributes present in ``values`` (all of them on create)."""
-    if "name" in values:
-        name = values["name"]
-        if not isinstance(name, str) or not name.strip():
-            errors["name"] = ["Enter a name."]
-        elif len(name) > 200:
-            errors["name"] = ["Ensure the name has at most 200 characters."]
-    if "environment" in values:
-        environment = values["environment"]
-        if not isinstance(environment, str) or not _ENVIRONMENT.match(environment):
-            errors["environment"] = ["Use lower-case letters, digits, '-' and '_' (at most 64)."]
-    if "description" in values:
-        description = values["description"]
-        if not isinstance(description, str) or len(description) > 10_000:
-            errors["description"] = ["Enter text of at most 10,000 characters."]
-    if "tags" in values:
-        tags = values["tags"]
-        if (
-            not isinstance(tags, list | tuple)
-            or len(tags) > MAX_TAGS
-            or not all(isinstance(t, str) and 0 < len(t.strip()) <= MAX_TAG_LENGTH for t in tags)
-        ):
-            errors["tags"] = [f"Give at most {MAX_TAGS} tags of 1 to {MAX_TAG_LENGTH} characters each."]
-    if "expires_at" in values:
-        expires_at = values["expires_at"]
-        if expires_at is not None and (not isinstance(expires_at, datetime) or timezone.is_naive(expires_at)):
-            errors["expires_at"] = ["Enter a date and time with a time zone."]
-    if "is_active" in values and not isinstance(values["is_active"], bool):
-        errors["is_active"] = ["Enter true or false."]
-
-
-def _clean_hosts(raw: Any, errors: dict[str, list[str]]) -> list[str] | None:
-    if not isinstance(raw, list | tuple) or len(raw) > 50:
-        errors["allowed_hosts"] = ["Give a list of at most 50 host names."]
-        return None
-    hosts: list[str] = []
-    problems = []
-    for item in raw:
-        try:
-            host = normalise_host(item if isinstance(item, str) else "")
-        except ValueError as exc:
-            problems.append(str(exc))
-            continue
-        if host not in hosts:
-            hosts.append(host)
-    if problems:
-        errors["allowed_hosts"] = problems
-        return None
-    return hosts
-
-
-def _check_destinations(
-    spec: types.CredentialType, values: Mapping[str, Any], hosts: list[str], errors: dict[str, list[str]]
-) -> None:
-    missing = [h for h in spec.destination_hosts(values) if h not in hosts]
-    if missing:
-        errors.setdefault("allowed_hosts", []).append(
-            f"The credential's own settings send it to {', '.join(missing)}: allow these hosts too."
-        )
-
-
-def _clean_fields(spec: types.CredentialType, values: Any) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
-    try:
-        return spec.clean(values), {}
-    except types.SchemaErrors as exc:
-        return None, exc.errors
-
-
-def _name_taken(*, name: str, environment: str, owner: Any, team: Any, exclude: Any = None) -> bool:
-    queryset = Credential.objects.annotate(lower_name=Lower("name")).filter(
-        lower_name=name.lower(), environment=environment, is_active=True
-    )
-    queryset = queryset.filter(team=team) if team is not None else queryset.filter(owner=owner, team__isnull=True)
-    if exclude is not None:
-        queryset = queryset.exclude(pk=exclude)
-    return queryset.exists()
-
-
-_NAME_TAKEN = "An active credential with this name already exists in this environment."
 
 
 # --- Create, update, deactivate, delete ------------------------------------------------------
@@ -306,7 +68,7 @@ def credential_create(
     ip: str | None = None,
 ) -> Credential:
     """Validate with the type's schema, encrypt, store and audit, in one transaction."""
-    type_row = _resolve_type(type_slug)
+    type_row = resolve_type(type_slug)
     spec = type_row.spec
     errors: dict[str, list[str]] = {}
     attributes = {
@@ -316,19 +78,17 @@ def credential_create(
         "tags": list(tags) if isinstance(tags, list | tuple) else tags,
         "expires_at": expires_at,
     }
-    _check_attributes(attributes, errors)
+    check_attributes(attributes, errors)
     if expires_at is not None and "expires_at" not in errors and expires_at <= timezone.now():
         errors["expires_at"] = ["Enter a time in the future."]
     if team is not None and not (actor.is_superuser or actor.groups.filter(pk=team.pk).exists()):
         errors["team"] = ["You can only give a credential to a team you belong to."]
-    cleaned, field_errors = _clean_fields(spec, fields)
+    cleaned, field_errors = clean_fields(spec, fields)
     hosts: list[str] | None = None
     if cleaned is not None:
-        hosts = (
-            _clean_hosts(allowed_hosts, errors) if allowed_hosts is not None else spec.default_allowed_hosts(cleaned)
-        )
+        hosts = clean_hosts(allowed_hosts, errors) if allowed_hosts is not None else spec.default_allowed_hosts(cleaned)
         if hosts is not None:
-            _check_destinations(spec, cleaned, hosts, errors)
+            check_destinations(spec, cleaned, hosts, errors)
     # A taken name is left to the unique constraints (below): a pre-check would cost every
     # create a query, for a mistake that is rare and is still reported on the name.
     if errors or field_errors:
@@ -351,7 +111,7 @@ def credential_create(
         created_at=now,
         updated_at=now,
     )
-    _seal(credential, spec, cleaned)
+    seal_values(credential, spec, cleaned)
     try:
         audit_record(
             action=AuditAction.CREATED,
@@ -369,7 +129,7 @@ def credential_create(
         )
     except IntegrityError as exc:
         if _is_name_conflict(exc):
-            raise InvalidCredential({"name": [_NAME_TAKEN]}) from None
+            raise InvalidCredential({"name": [NAME_TAKEN]}) from None
         raise
     credential._state.adding = False
     credential._state.db = connection.alias
@@ -430,7 +190,7 @@ def credential_update(
     if unknown:
         raise InvalidCredential({key: ["This attribute cannot be changed here."] for key in unknown})
     errors: dict[str, list[str]] = {}
-    _check_attributes(changes, errors)
+    check_attributes(changes, errors)
     if "fields" in changes and not isinstance(changes["fields"], Mapping):
         errors["fields"] = ["Expected an object mapping field names to values."]
 
@@ -445,7 +205,7 @@ def credential_update(
         new_values: dict[str, Any] | None = None
         new_hosts = list(credential.allowed_hosts)
         if "allowed_hosts" in changes:
-            cleaned_hosts = _clean_hosts(changes["allowed_hosts"], errors)
+            cleaned_hosts = clean_hosts(changes["allowed_hosts"], errors)
             new_hosts = cleaned_hosts if cleaned_hosts is not None else new_hosts
         hosts_changed = new_hosts != list(credential.allowed_hosts)
 
@@ -453,13 +213,13 @@ def credential_update(
             submitted = changes["fields"] if "fields" in changes and "fields" not in errors else {}
             unreadable = ""
             try:
-                stored = _open(credential)["fields"]
+                stored = open_values(credential)["fields"]
             except DecryptionError as exc:
                 # Nothing stored can be kept: a credential whose key is lost is repaired by
                 # entering every field again, which seals it under the current key.
                 stored, unreadable = {}, f"{exc} Enter every field again to replace it."
             merged, entered = _merge_submitted(spec, stored, submitted)
-            cleaned, field_errors = _clean_fields(spec, merged)
+            cleaned, field_errors = clean_fields(spec, merged)
             if unreadable and cleaned is None:
                 errors["__all__"] = [unreadable]
             if cleaned is not None:
@@ -469,7 +229,7 @@ def credential_update(
                     hosts_changed = new_hosts != list(credential.allowed_hosts)
                 if destination_moved or hosts_changed:
                     _require_secrets_again(spec, cleaned, entered, field_errors, errors, destination_moved)
-                _check_destinations(spec, cleaned, new_hosts, errors)
+                check_destinations(spec, cleaned, new_hosts, errors)
                 field_diff = _field_diff(spec, stored, cleaned)
                 if field_diff:
                     diff["fields"] = field_diff
@@ -481,7 +241,7 @@ def credential_update(
             not errors
             and ("name" in diff or "environment" in diff or diff.get("is_active", {}).get("new"))
             and credential.is_active
-            and _name_taken(
+            and name_taken(
                 name=credential.name,
                 environment=credential.environment,
                 owner=credential.owner,
@@ -489,7 +249,7 @@ def credential_update(
                 exclude=credential.pk,
             )
         ):
-            errors["name"] = [_NAME_TAKEN]
+            errors["name"] = [NAME_TAKEN]
         if errors or field_errors:
             raise InvalidCredential(errors, field_errors)
         if not diff:
@@ -497,7 +257,7 @@ def credential_update(
 
         credential.allowed_hosts = new_hosts
         if new_values is not None or hosts_changed:
-            _seal(credential, spec, new_values if new_values is not None else cleaned)
+            seal_values(credential, spec, new_values if new_values is not None else cleaned)
         credential.version += 1
         credential.updated_by = actor
         credential.updated_at = timezone.now()
@@ -507,7 +267,7 @@ def credential_update(
         except IntegrityError as exc:
             # Another request took the name between our check and our save.
             if _is_name_conflict(exc):
-                raise InvalidCredential({"name": [_NAME_TAKEN]}) from None
+                raise InvalidCredential({"name": [NAME_TAKEN]}) from None
             raise
         audit_record(
             action=AuditAction.UPDATED,

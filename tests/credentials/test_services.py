@@ -20,7 +20,6 @@ from credentials.errors import (
 )
 from credentials.models import Credential
 from credentials.services import (
-    _NAME_TAKEN,
     SECRET_PLACEHOLDER,
     credential_create,
     credential_deactivate,
@@ -28,6 +27,7 @@ from credentials.services import (
     credential_reveal,
     credential_update,
 )
+from credentials.validation import NAME_TAKEN
 from tests.factories import make_credential, make_user, valid_fields
 
 
@@ -359,7 +359,7 @@ def test_outside_a_transaction_create_and_its_event_commit_together_or_not_at_al
     assert actions(credential) == ["created"]
     with pytest.raises(InvalidCredential) as caught:
         make_credential(owner, name="ONCE")
-    assert caught.value.errors == {"name": [_NAME_TAKEN]}
+    assert caught.value.errors == {"name": [NAME_TAKEN]}
     assert Credential.objects.count() == 1
     assert AuditEvent.objects.count() == 1
     from audit.services import audit_verify_chain

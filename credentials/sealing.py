@@ -1,0 +1,37 @@
+"""Sealing a credential's values into its row, and opening them: the store's use of the key ring."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.views.decorators.debug import sensitive_variables
+
+from credentials import types
+from credentials.crypto import get_keyring
+from credentials.models import Credential
+
+
+def open_values(credential: Credential) -> dict[str, Any]:
+    return get_keyring().open(
+        credential_id=credential.pk,
+        type_slug=credential.type.slug,
+        ciphertext=credential.ciphertext,
+        key_id=credential.key_id,
+    )
+
+
+@sensitive_variables("values")
+def seal_values(credential: Credential, spec: types.CredentialType, values: Mapping[str, Any]) -> None:
+    """Encrypt the values (and the hosts they may go to) into the row; refresh its clear copies."""
+    sealed = get_keyring().seal(
+        credential_id=credential.pk,
+        type_slug=spec.slug,
+        data={"fields": dict(values), "allowed_hosts": list(credential.allowed_hosts)},
+    )
+    credential.ciphertext = sealed.ciphertext
+    credential.key_id = sealed.key_id
+    secret_names = set(spec.secret_field_names)
+    credential.public_fields = {k: v for k, v in values.items() if k not in secret_names}
+    credential.secrets_set = sorted(k for k in values if k in secret_names)
+    credential.metadata = spec.metadata(values)

@@ -1,0 +1,108 @@
+"""Checks of a credential's clear attributes and destinations, shared by create and update."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from credentials import types
+from credentials.errors import InvalidCredential
+from credentials.models import Credential, CredentialType
+from credentials.type_cache import type_by_slug
+from credentials.types.hosts import normalise_host
+
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 50
+NAME_TAKEN = "An active credential with this name already exists in this environment."
+_ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def resolve_type(type_slug: Any) -> CredentialType:
+    row = type_by_slug(str(type_slug)) if type_slug else None
+    if row is None or not row.is_active:
+        raise InvalidCredential({"type": [f"Unknown credential type '{str(type_slug)[:64]}'."]})
+    return row
+
+
+def check_attributes(values: Mapping[str, Any], errors: dict[str, list[str]]) -> None:
+    """Validate the clear attributes present in ``values`` (all of them on create)."""
+    if "name" in values:
+        name = values["name"]
+        if not isinstance(name, str) or not name.strip():
+            errors["name"] = ["Enter a name."]
+        elif len(name) > 200:
+            errors["name"] = ["Ensure the name has at most 200 characters."]
+    if "environment" in values:
+        environment = values["environment"]
+        if not isinstance(environment, str) or not _ENVIRONMENT.match(environment):
+            errors["environment"] = ["Use lower-case letters, digits, '-' and '_' (at most 64)."]
+    if "description" in values:
+        description = values["description"]
+        if not isinstance(description, str) or len(description) > 10_000:
+            errors["description"] = ["Enter text of at most 10,000 characters."]
+    if "tags" in values:
+        tags = values["tags"]
+        if (
+            not isinstance(tags, list | tuple)
+            or len(tags) > MAX_TAGS
+            or not all(isinstance(t, str) and 0 < len(t.strip()) <= MAX_TAG_LENGTH for t in tags)
+        ):
+            errors["tags"] = [f"Give at most {MAX_TAGS} tags of 1 to {MAX_TAG_LENGTH} characters each."]
+    if "expires_at" in values:
+        expires_at = values["expires_at"]
+        if expires_at is not None and (not isinstance(expires_at, datetime) or timezone.is_naive(expires_at)):
+            errors["expires_at"] = ["Enter a date and time with a time zone."]
+    if "is_active" in values and not isinstance(values["is_active"], bool):
+        errors["is_active"] = ["Enter true or false."]
+
+
+def clean_hosts(raw: Any, errors: dict[str, list[str]]) -> list[str] | None:
+    if not isinstance(raw, list | tuple) or len(raw) > 50:
+        errors["allowed_hosts"] = ["Give a list of at most 50 host names."]
+        return None
+    hosts: list[str] = []
+    problems = []
+    for item in raw:
+        try:
+            host = normalise_host(item if isinstance(item, str) else "")
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        if host not in hosts:
+            hosts.append(host)
+    if problems:
+        errors["allowed_hosts"] = problems
+        return None
+    return hosts
+
+
+def check_destinations(
+    spec: types.CredentialType, values: Mapping[str, Any], hosts: list[str], errors: dict[str, list[str]]
+) -> None:
+    missing = [h for h in spec.destination_hosts(values) if h not in hosts]
+    if missing:
+        errors.setdefault("allowed_hosts", []).append(
+            f"The credential's own settings send it to {', '.join(missing)}: allow these hosts too."
+        )
+
+
+def clean_fields(spec: types.CredentialType, values: Any) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    try:
+        return spec.clean(values), {}
+    except types.SchemaErrors as exc:
+        return None, exc.errors
+
+
+def name_taken(*, name: str, environment: str, owner: Any, team: Any, exclude: Any = None) -> bool:
+    queryset = Credential.objects.annotate(lower_name=Lower("name")).filter(
+        lower_name=name.lower(), environment=environment, is_active=True
+    )
+    queryset = queryset.filter(team=team) if team is not None else queryset.filter(owner=owner, team__isnull=True)
+    if exclude is not None:
+        queryset = queryset.exclude(pk=exclude)
+    return queryset.exists()
