@@ -31,6 +31,19 @@ def resolve_type(type_slug: Any) -> CredentialType:
 
 def check_attributes(values: Mapping[str, Any], errors: dict[str, list[str]]) -> None:
     """Validate the clear attributes present in ``values`` (all of them on create)."""
+    _check_shapes(values, errors)
+    for key in ("name", "description", "tags"):
+        if key not in errors and _has_null(values.get(key)):
+            errors[key] = ["Remove the null character."]
+
+
+def _has_null(value: Any) -> bool:
+    # PostgreSQL cannot store a NUL in text: refuse it as bad input, not as a database error.
+    items = value if isinstance(value, list | tuple) else [value]
+    return any(isinstance(item, str) and "\x00" in item for item in items)
+
+
+def _check_shapes(values: Mapping[str, Any], errors: dict[str, list[str]]) -> None:
     if "name" in values:
         name = values["name"]
         if not isinstance(name, str) or not name.strip():

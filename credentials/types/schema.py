@@ -107,6 +107,9 @@ def _check_value(spec: Field, value: Any) -> list[str]:
     if spec.type in ("string", "hidden"):
         if not isinstance(value, str):
             return ["Enter text."]
+        if "\x00" in value:
+            # PostgreSQL cannot store it, and no credential needs it.
+            return ["Remove the null character."]
         problems = []
         if len(value) > spec.effective_max_length:
             problems.append(

@@ -77,6 +77,21 @@ def test_create_reports_every_problem_and_writes_nothing(owner):
     assert not Credential.objects.exists() and not AuditEvent.objects.exists()
 
 
+def test_null_characters_are_bad_input_not_a_database_error(owner):
+    with pytest.raises(InvalidCredential) as caught:
+        credential_create(
+            actor=owner,
+            type_slug="http_bearer",
+            name="bad\x00name",
+            description="a\x00b",
+            tags=["x\x00"],
+            fields={"base_url": "https://api.example.com", "token": "tok\x00en"},
+        )
+    assert set(caught.value.errors) == {"name", "description", "tags"}
+    assert caught.value.field_errors == {"token": ["Remove the null character."]}
+    assert not Credential.objects.exists()
+
+
 def test_unknown_type_is_a_clear_error(owner):
     with pytest.raises(InvalidCredential) as caught:
         credential_create(actor=owner, type_slug="nope", name="x", fields={})
