@@ -133,6 +133,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 if env_bool("BEHIND_TLS_PROXY"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Error reports (the DEBUG page, 500 e-mails) never carry local values: any frame may hold a secret.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.reporting.NoValuesExceptionReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
