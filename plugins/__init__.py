@@ -1,0 +1,1 @@
+"""Plugins registered from git repositories (arrives with its own issue)."""
