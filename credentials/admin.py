@@ -69,7 +69,10 @@ class CredentialTypeForm(forms.ModelForm):
     def clean_schema(self) -> Any:
         schema = self.cleaned_data.get("schema")
         try:
-            types.parse_schema(schema)
+            if self.instance.pk is None:
+                types.parse_schema(schema)
+            else:
+                types.parse_schema_change(self.instance.schema, schema)
         except types.SchemaErrors as exc:
             raise ValidationError(
                 [

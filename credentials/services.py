@@ -307,7 +307,9 @@ def _merge_submitted(
     secret_names = set(spec.secret_field_names)
     entered = {n for n in secret_names if n in submitted and not _keeps_stored(submitted[n])}
     cleared = {n for n in secret_names if n in submitted and submitted[n] is None}
-    merged = {k: v for k, v in stored.items() if k not in cleared}
+    # A field the type no longer has (a custom type's schema changed) is dropped, not kept.
+    current = {f.name for f in spec.fields}
+    merged = {k: v for k, v in stored.items() if k in current and k not in cleared}
     merged.update({k: v for k, v in submitted.items() if k not in secret_names or k in entered})
     return merged, entered
 

@@ -323,6 +323,31 @@ def _parse_show_if(raw: Any, earlier: list[Field], problems: list[str]) -> dict[
     return condition
 
 
+def parse_schema_change(old_raw: Any, new_raw: Any) -> tuple[Field, ...]:
+    """Parse a new schema for a type that has ``old_raw``; a field that was secret stays secret.
+
+    Credentials keep their values across a schema change, and a field that stopped being
+    secret would have its stored value copied into the clear columns on the next edit.
+    """
+    fields = parse_schema(new_raw)
+    try:
+        old_secrets = {f.name for f in parse_schema(old_raw) if f.secret}
+    except SchemaErrors:
+        old_secrets = set()
+    exposed = [f.name for f in fields if f.name in old_secrets and not f.secret]
+    if exposed:
+        raise SchemaErrors(
+            {
+                f"field ({name})": [
+                    "This field was secret and must stay secret: its stored values would be shown in clear. "
+                    "Add a new field instead."
+                ]
+                for name in exposed
+            }
+        )
+    return fields
+
+
 def json_schema(fields: Iterable[Field]) -> dict[str, Any]:
     """The fields as a JSON Schema object, for clients that validate before they send."""
     properties: dict[str, Any] = {}

@@ -600,3 +600,33 @@ def test_custom_type_slug_is_fixed_once_saved(staff_client):
     assert response.status_code == 302, form_errors(response)
     custom.refresh_from_db()
     assert (custom.slug, custom.name) == ("acme_api", "Acme v2")
+
+
+def test_a_secret_field_of_a_custom_type_stays_secret(staff_client):
+    staff_client.post(reverse("admin:credentials_credentialtype_add"), type_data())
+    custom = CredentialType.objects.get(slug="acme_api")
+    exposed = [dict(field, secret=False) if field["name"] == "api_key" else field for field in CUSTOM_SCHEMA]
+    change = reverse("admin:credentials_credentialtype_change", args=[custom.pk])
+    response = staff_client.post(change, type_data(schema=json.dumps(exposed)))
+    assert response.status_code == 200
+    assert any("must stay secret" in m for m in form_errors(response)["schema"])
+    custom.refresh_from_db()
+    assert custom.schema == CUSTOM_SCHEMA
+
+
+def test_a_credential_outlives_a_field_removed_from_its_custom_type(staff_client, superuser):
+    staff_client.post(reverse("admin:credentials_credentialtype_add"), type_data())
+    fields = {"name": "acct-42", "base_url": "https://api.acme.test", "api_key": canary()}
+    staff_client.post(add_url("acme_api"), add_data("acme_api", fields, name="Acme production"))
+    credential = Credential.objects.get(name="Acme production")
+    custom = CredentialType.objects.get(slug="acme_api")
+    without_region = [field for field in CUSTOM_SCHEMA if field["name"] != "region"]
+    change = reverse("admin:credentials_credentialtype_change", args=[custom.pk])
+    response = staff_client.post(change, type_data(schema=json.dumps(without_region)))
+    assert response.status_code == 302, form_errors(response)
+
+    updated = credential_update(
+        actor=superuser, credential_id=credential.pk, changes={"description": "still editable", "fields": {}}
+    )
+    assert "region" not in credential_reveal(actor=superuser, credential_id=credential.pk, service="test").values
+    assert updated.description == "still editable"

@@ -178,3 +178,14 @@ def test_json_schema_marks_secrets_write_only_and_forbids_extras():
     assert schema["properties"]["mode"]["enum"] == ["a", "b"]
     # A conditional field cannot be required unconditionally in plain JSON Schema.
     assert schema["required"] == ["token"]
+
+
+def test_a_schema_change_keeps_secrets_secret():
+    from credentials.types import parse_schema_change
+
+    old = [TOKEN.as_dict(), CODE.as_dict()]
+    assert parse_schema_change(old, [TOKEN.as_dict(), {**CODE.as_dict(), "secret": True}])  # more secret is fine
+    assert parse_schema_change(old, [CODE.as_dict()])  # removing a field is fine
+    with pytest.raises(SchemaErrors) as caught:
+        parse_schema_change(old, [{**TOKEN.as_dict(), "secret": False}])
+    assert list(caught.value.errors) == ["field (token)"]
