@@ -13,6 +13,7 @@ from credentials.models import Credential
 
 
 def open_values(credential: Credential) -> dict[str, Any]:
+    """The payload sealed into the row: its fields and allowed hosts (DecryptionError if it cannot)."""
     return get_keyring().open(
         credential_id=credential.pk,
         type_slug=credential.type.slug,
@@ -22,8 +23,12 @@ def open_values(credential: Credential) -> dict[str, Any]:
 
 
 @sensitive_variables("values")
-def seal_values(credential: Credential, spec: types.CredentialType, values: Mapping[str, Any]) -> None:
-    """Encrypt the values (and the hosts they may go to) into the row; refresh its clear copies."""
+def seal_values(
+    credential: Credential, spec: types.CredentialType, values: Mapping[str, Any], metadata: Mapping[str, Any]
+) -> None:
+    """Encrypt the values (and the hosts they may go to) into the row; refresh its clear copies.
+
+    ``metadata`` is what ``spec.clean_with_metadata`` derived along with ``values``."""
     sealed = get_keyring().seal(
         credential_id=credential.pk,
         type_slug=spec.slug,
@@ -34,4 +39,4 @@ def seal_values(credential: Credential, spec: types.CredentialType, values: Mapp
     secret_names = set(spec.secret_field_names)
     credential.public_fields = {k: v for k, v in values.items() if k not in secret_names}
     credential.secrets_set = sorted(k for k in values if k in secret_names)
-    credential.metadata = spec.metadata(values)
+    credential.metadata = dict(metadata)

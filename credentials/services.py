@@ -83,7 +83,7 @@ def credential_create(
         errors["expires_at"] = ["Enter a time in the future."]
     if team is not None and not (actor.is_superuser or actor.groups.filter(pk=team.pk).exists()):
         errors["team"] = ["You can only give a credential to a team you belong to."]
-    cleaned, field_errors = clean_fields(spec, fields)
+    cleaned, metadata, field_errors = clean_fields(spec, fields)
     hosts: list[str] | None = None
     if cleaned is not None:
         hosts = clean_hosts(allowed_hosts, errors) if allowed_hosts is not None else spec.default_allowed_hosts(cleaned)
@@ -111,7 +111,7 @@ def credential_create(
         created_at=now,
         updated_at=now,
     )
-    seal_values(credential, spec, cleaned)
+    seal_values(credential, spec, cleaned, metadata)
     try:
         audit_record(
             action=AuditAction.CREATED,
@@ -171,7 +171,7 @@ def _keeps_stored(value: Any) -> bool:
     return value is None or value == "" or value == SECRET_PLACEHOLDER
 
 
-@sensitive_variables("changes", "submitted", "stored", "merged", "cleaned", "new_values")
+@sensitive_variables("changes", "submitted", "stored", "merged", "cleaned")
 def credential_update(
     *,
     actor: Any,
@@ -202,7 +202,6 @@ def credential_update(
         diff = _apply_attributes(credential, changes, errors)
         field_errors: dict[str, list[str]] = {}
 
-        new_values: dict[str, Any] | None = None
         new_hosts = list(credential.allowed_hosts)
         if "allowed_hosts" in changes:
             cleaned_hosts = clean_hosts(changes["allowed_hosts"], errors)
@@ -219,7 +218,7 @@ def credential_update(
                 # entering every field again, which seals it under the current key.
                 stored, unreadable = {}, f"{exc} Enter every field again to replace it."
             merged, entered = _merge_submitted(spec, stored, submitted)
-            cleaned, field_errors = clean_fields(spec, merged)
+            cleaned, metadata, field_errors = clean_fields(spec, merged)
             if unreadable and cleaned is None:
                 errors["__all__"] = [unreadable]
             if cleaned is not None:
@@ -233,7 +232,6 @@ def credential_update(
                 field_diff = _field_diff(spec, stored, cleaned)
                 if field_diff:
                     diff["fields"] = field_diff
-                    new_values = cleaned
         if hosts_changed:
             diff["allowed_hosts"] = {"old": list(credential.allowed_hosts), "new": new_hosts}
 
@@ -256,8 +254,8 @@ def credential_update(
             return credential
 
         credential.allowed_hosts = new_hosts
-        if new_values is not None or hosts_changed:
-            seal_values(credential, spec, new_values if new_values is not None else cleaned)
+        if "fields" in diff or hosts_changed:
+            seal_values(credential, spec, cleaned, metadata)
         credential.version += 1
         credential.updated_by = actor
         credential.updated_at = timezone.now()

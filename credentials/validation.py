@@ -104,11 +104,15 @@ def check_destinations(
         )
 
 
-def clean_fields(spec: types.CredentialType, values: Any) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+def clean_fields(
+    spec: types.CredentialType, values: Any
+) -> tuple[dict[str, Any] | None, dict[str, Any], dict[str, list[str]]]:
+    """The cleaned values and their clear facts, or the problems by field."""
     try:
-        return spec.clean(values), {}
+        cleaned, metadata = spec.clean_with_metadata(values)
     except types.SchemaErrors as exc:
-        return None, exc.errors
+        return None, {}, exc.errors
+    return cleaned, metadata, {}
 
 
 def name_taken(*, name: str, environment: str, owner: Any, team: Any, exclude: Any = None) -> bool:

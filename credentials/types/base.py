@@ -72,6 +72,12 @@ class CredentialType:
         """Non-secret facts derived from the values, stored in clear for display (a fingerprint)."""
         return {}
 
+    def clean_with_metadata(self, values: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``clean`` and ``metadata`` together; a type whose check already derives the facts
+        (parsing a key) overrides it to do that work once."""
+        cleaned = self.clean(values)
+        return cleaned, self.metadata(cleaned)
+
     # --- destinations (DESIGN.md invariant 9) ------------------------------------------------
 
     def destination_hosts(self, values: Mapping[str, Any]) -> list[str]:

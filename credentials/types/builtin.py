@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.views.decorators.debug import sensitive_variables
+
 from credentials.types.base import CredentialType
-from credentials.types.schema import Field, Option, SchemaErrors
-from credentials.types.ssh import load_private_key, parse_host_keys
+from credentials.types.schema import Field, Option, SchemaErrors, validate_values
+from credentials.types.ssh import PinnedHostKey, load_private_key, parse_host_keys
 
 GITHUB_API = "https://api.github.com"
 GITLAB_URL = "https://gitlab.com"
@@ -136,31 +138,47 @@ class SSHKey(CredentialType):
     destination_fields = ("host_keys",)
     git_transport = "ssh"
 
-    def check(self, values: Mapping[str, Any]) -> dict[str, list[str]]:
+    # Parsing an encrypted key is slow on purpose (its passphrase's key derivation), so the
+    # check and the facts share one parse.
+    def _parse(self, values: Mapping[str, Any]) -> tuple[Any, list[PinnedHostKey], dict[str, list[str]]]:
         errors: dict[str, list[str]] = {}
-        for problem in (self._check_key, self._check_host_keys):
-            try:
-                problem(values)
-            except SchemaErrors as exc:
-                errors.update(exc.errors)
-        return errors
+        key, pinned = None, []
+        try:
+            key = load_private_key(values["private_key"], values.get("passphrase"))
+        except SchemaErrors as exc:
+            errors.update(exc.errors)
+        try:
+            pinned = parse_host_keys(values["host_keys"])
+        except SchemaErrors as exc:
+            errors.update(exc.errors)
+        else:
+            if not pinned:
+                errors["host_keys"] = ["Pin at least one host key."]
+        return key, pinned, errors
 
-    def _check_key(self, values: Mapping[str, Any]) -> None:
-        load_private_key(values["private_key"], values.get("passphrase"))
-
-    def _check_host_keys(self, values: Mapping[str, Any]) -> None:
-        if not parse_host_keys(values["host_keys"]):
-            raise SchemaErrors({"host_keys": ["Pin at least one host key."]})
+    def check(self, values: Mapping[str, Any]) -> dict[str, list[str]]:
+        return self._parse(values)[2]
 
     def metadata(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        key = load_private_key(values["private_key"], values.get("passphrase"))
+        key, pinned, _ = self._parse(values)
+        return self._facts(key, pinned)
+
+    @sensitive_variables("values", "cleaned", "key")
+    def clean_with_metadata(self, values: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        cleaned = validate_values(self.fields, values)
+        key, pinned, errors = self._parse(cleaned)
+        if errors:
+            raise SchemaErrors(errors)
+        return cleaned, self._facts(key, pinned)
+
+    @staticmethod
+    def _facts(key: Any, pinned: list[PinnedHostKey]) -> dict[str, Any]:
         return {
             "fingerprint": key.fingerprint,
             "key_type": key.get_name(),
             "key_bits": key.get_bits(),
             "host_key_fingerprints": [
-                {"hosts": list(p.hosts), "key_type": p.key_type, "fingerprint": p.fingerprint}
-                for p in parse_host_keys(values["host_keys"])
+                {"hosts": list(p.hosts), "key_type": p.key_type, "fingerprint": p.fingerprint} for p in pinned
             ],
         }
 

@@ -24,7 +24,7 @@ class PinnedHostKey:
     fingerprint: str
 
 
-@sensitive_variables("text", "passphrase", "data", "password")
+@sensitive_variables("text", "passphrase", "data", "password", "loaded", "unlocked")
 def load_private_key(text: str, passphrase: str | None) -> paramiko.PKey:
     """Parse a private key; raise SchemaErrors on ``private_key`` or ``passphrase``."""
     data = text.strip().encode() + b"\n"
@@ -48,7 +48,12 @@ def load_private_key(text: str, passphrase: str | None) -> paramiko.PKey:
     key_class = _paramiko_class(loaded)
     if key_class is None:
         raise SchemaErrors({"private_key": ["Unsupported key type: use Ed25519, ECDSA or RSA."]})
-    return key_class.from_private_key(io.StringIO(data.decode()), password=passphrase or None)
+    # Paramiko reads the key already decrypted, in memory: the passphrase's key derivation
+    # (bcrypt, deliberately slow) runs once, not twice.
+    unlocked = loaded.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    )
+    return key_class.from_private_key(io.StringIO(unlocked.decode()))
 
 
 def _is_encrypted(loader, data: bytes) -> bool:
