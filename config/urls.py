@@ -1,10 +1,17 @@
-"""Top-level URLs: the admin for now; the API and the site's pages arrive with their issues."""
+"""Top-level URLs: the admin, the JSON API with its schema and docs; the site's pages arrive with their issue."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from config.api.token import ObtainTokenView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/auth/token/", ObtainTokenView.as_view(), name="api-token"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include("credentials.api.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

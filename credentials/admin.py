@@ -22,6 +22,7 @@ from django.utils.html import format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
 from credentials import types
+from credentials.admin_sharing import CredentialSharingAdminMixin
 from credentials.errors import CredentialNotFound
 from credentials.forms import CredentialForm, schema_field_names
 from credentials.models import Credential, CredentialType
@@ -176,7 +177,7 @@ def _types_by_category(credential_types: Iterable[CredentialType]) -> list[tuple
 
 
 @admin.register(Credential)
-class CredentialAdmin(admin.ModelAdmin):
+class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "type",

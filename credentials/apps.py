@@ -26,5 +26,8 @@ class CredentialsConfig(AppConfig):
 
         # Like contenttypes and permissions, the table follows the code after every migrate.
         post_migrate.connect(_sync_types, sender=self, dispatch_uid="credentials.sync_types")
+        from credentials.teams import ensure_manage_team_permission
+
+        post_migrate.connect(ensure_manage_team_permission, sender=self, dispatch_uid="credentials.manage_team")
         for signal in (post_save, post_delete):
             signal.connect(clear_type_cache, sender=CredentialType, dispatch_uid=f"credentials.types.{signal}")

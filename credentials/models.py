@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from credentials import types
 
@@ -123,3 +124,35 @@ class Credential(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+# --- Sharing: django-guardian's direct foreign-key permission models -----------------------------
+# Direct keys, not guardian's generic tables: those store the object's id as text, and every
+# list would cast it back, which is several times slower on a large table.
+
+
+class CredentialUserPermission(UserObjectPermissionBase):
+    """A permission on one credential granted to one user."""
+
+    content_object = models.ForeignKey(Credential, on_delete=models.CASCADE, related_name="user_grants")
+
+    class Meta(UserObjectPermissionBase.Meta):
+        verbose_name = "credential share with a user"
+
+
+class CredentialGroupPermission(GroupObjectPermissionBase):
+    """A permission on one credential granted to every member of a group."""
+
+    content_object = models.ForeignKey(Credential, on_delete=models.CASCADE, related_name="group_grants")
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        verbose_name = "credential share with a group"
+
+
+class TeamManagerPermission(UserObjectPermissionBase):
+    """``auth.manage_team`` on a group: its holder may change and share the team's credentials."""
+
+    content_object = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="manager_grants")
+
+    class Meta(UserObjectPermissionBase.Meta):
+        verbose_name = "team manager"

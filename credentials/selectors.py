@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
+from django.utils import timezone
 
-from credentials.errors import CredentialNotFound
+from audit.models import AuditAction, AuditEvent
+from credentials.errors import CredentialNotFound, CredentialPermissionDenied
 from credentials.models import Credential, CredentialType
-from credentials.permissions import sees_all_credentials, user_can_see
+from credentials.permissions import (
+    SHARE,
+    VIEW,
+    actions_for,
+    grant_annotations,
+    is_active_user,
+    sees_all_credentials,
+    user_can_see,
+    visible_ids,
+)
+from credentials.sharing import Share, share_list
 
 
 def _base() -> QuerySet[Credential]:
@@ -24,13 +37,18 @@ def credential_list_for_user(
     environment: str | None = None,
     tag: str | None = None,
     search: str | None = None,
+    expiring_within: timedelta | None = None,
 ) -> QuerySet[Credential]:
-    """The credentials ``user`` may see, optionally filtered; the ciphertext is never loaded."""
-    if user is None or not user.is_authenticated or not user.is_active:
+    """The credentials ``user`` may see, optionally filtered, in one query; the ciphertext is never loaded.
+
+    Each row carries the share and team flags that ``permissions.actions_for`` reads, so that
+    saying what the caller may do with every row costs no further query.
+    """
+    if not is_active_user(user):
         return Credential.objects.none()
-    queryset = _base()
+    queryset = _base().annotate(**grant_annotations(user))
     if not sees_all_credentials(user):
-        queryset = queryset.filter(owner=user)
+        queryset = queryset.filter(pk__in=visible_ids(user))
     if type_slug:
         queryset = queryset.filter(type__slug=type_slug)
     if environment:
@@ -42,13 +60,18 @@ def credential_list_for_user(
             queryset = queryset.filter(tags__icontains=f'"{tag}"')
     if search:
         queryset = queryset.filter(Q(name__icontains=search) | Q(description__icontains=search))
+    if expiring_within is not None:
+        now = timezone.now()
+        queryset = queryset.filter(expires_at__gt=now, expires_at__lte=now + expiring_within)
     return queryset
 
 
 def credential_get_for_user(user: Any, credential_id: Any) -> Credential:
     """One credential ``user`` may see; CredentialNotFound whether it is missing or hidden."""
+    if not is_active_user(user):
+        raise CredentialNotFound()
     try:
-        credential = _base().get(pk=uuid.UUID(str(credential_id)))
+        credential = _base().annotate(**grant_annotations(user)).get(pk=uuid.UUID(str(credential_id)))
     except (ValueError, Credential.DoesNotExist):
         raise CredentialNotFound() from None
     if not user_can_see(user, credential):
@@ -64,6 +87,41 @@ def credential_get_by_name_for_user(user: Any, *, name: str, environment: str = 
     if not match:
         raise CredentialNotFound()
     return match[0]
+
+
+def _viewable(user: Any, credential_id: Any, what: str) -> Credential:
+    credential = credential_get_for_user(user, credential_id)
+    allowed = actions_for(user, credential)
+    if VIEW not in allowed and SHARE not in allowed:
+        raise CredentialPermissionDenied(f"You may not view this credential's {what}.")
+    return credential
+
+
+def credential_audit_events_for_user(user: Any, credential_id: Any) -> QuerySet[AuditEvent]:
+    """A credential's audit trail, newest first, for a caller who may view the credential."""
+    credential = _viewable(user, credential_id, "audit log")
+    return AuditEvent.objects.filter(credential_ref=str(credential.pk)).order_by("-id")
+
+
+def credential_usage_for_user(user: Any, credential_id: Any) -> dict[str, Any]:
+    """When the credential's secret was last handed out, and to which services, from the audit trail."""
+    credential = _viewable(user, credential_id, "usage")
+    uses = (
+        AuditEvent.objects.filter(credential_ref=str(credential.pk), action=AuditAction.ACCESSED)
+        .values("service")
+        .annotate(uses=Count("id"), last_used_at=Max("created_at"))
+        .order_by("-last_used_at")
+    )
+    by_service = list(uses)
+    return {
+        "last_used_at": by_service[0]["last_used_at"] if by_service else None,
+        "by_service": by_service,
+    }
+
+
+def credential_shares_for_user(user: Any, credential_id: Any) -> list[Share]:
+    """Who the credential is shared with, for a caller who may view or share it."""
+    return share_list(_viewable(user, credential_id, "shares"))
 
 
 def credential_type_list(*, include_inactive: bool = False) -> QuerySet[CredentialType]:

@@ -16,15 +16,17 @@ from audit.services import audit_record
 from credentials import types
 from credentials.crypto import DecryptionError
 from credentials.door import RevealedSecret, credential_reveal
-from credentials.errors import CredentialNotFound, CredentialPermissionDenied, InvalidCredential, StaleVersion
+from credentials.errors import CredentialPermissionDenied, InvalidCredential, StaleVersion
+from credentials.locking import lock_credential_for
 from credentials.models import Credential, CredentialType
-from credentials.permissions import CHANGE, DELETE, user_can, user_can_see
+from credentials.permissions import CHANGE, DELETE, SHARE, user_can
 from credentials.sealing import open_values, seal_values
 from credentials.type_cache import clear_type_cache
 from credentials.validation import (
     NAME_TAKEN,
     check_attributes,
     check_destinations,
+    check_team,
     clean_fields,
     clean_hosts,
     name_taken,
@@ -46,7 +48,9 @@ __all__ = [
 # What a form or client sends back for a stored secret it was not shown: keep the value.
 SECRET_PLACEHOLDER = "********"  # noqa: S105  (a marker, not a password)
 
-_UPDATABLE = {"name", "fields", "environment", "description", "tags", "expires_at", "is_active", "allowed_hosts"}
+_UPDATABLE = {
+    "name", "fields", "environment", "description", "tags", "expires_at", "is_active", "allowed_hosts", "team",
+}  # fmt: skip
 
 
 # --- Create, update, deactivate, delete ------------------------------------------------------
@@ -81,8 +85,7 @@ def credential_create(
     check_attributes(attributes, errors)
     if expires_at is not None and "expires_at" not in errors and expires_at <= timezone.now():
         errors["expires_at"] = ["Enter a time in the future."]
-    if team is not None and not (actor.is_superuser or actor.groups.filter(pk=team.pk).exists()):
-        errors["team"] = ["You can only give a credential to a team you belong to."]
+    check_team(actor, team, errors)
     cleaned, metadata, field_errors = clean_fields(spec, fields)
     hosts: list[str] | None = None
     if cleaned is not None:
@@ -150,23 +153,6 @@ def _is_name_conflict(exc: IntegrityError) -> bool:
     return any(constraint.name in str(exc) for constraint in Credential._meta.constraints)
 
 
-def _locked_for(actor: Any, credential_id: Any, action: str) -> Credential:
-    """Lock the row for a write by ``actor``; hidden rows are not found, visible ones refused."""
-    try:
-        credential = (
-            Credential.objects.select_for_update(of=("self",))
-            .select_related("type")
-            .get(pk=uuid.UUID(str(credential_id)))
-        )
-    except (ValueError, Credential.DoesNotExist):
-        raise CredentialNotFound() from None
-    if not user_can(actor, action, credential):
-        if user_can_see(actor, credential):
-            raise CredentialPermissionDenied(f"You may not {action} this credential.")
-        raise CredentialNotFound()
-    return credential
-
-
 def _keeps_stored(value: Any) -> bool:
     return value is None or value == "" or value == SECRET_PLACEHOLDER
 
@@ -195,11 +181,13 @@ def credential_update(
         errors["fields"] = ["Expected an object mapping field names to values."]
 
     with transaction.atomic():
-        credential = _locked_for(actor, credential_id, CHANGE)
+        credential = lock_credential_for(actor, credential_id, CHANGE)
         if expected_version is not None and credential.version != expected_version:
             raise StaleVersion(expected=expected_version, current=credential.version)
         spec = credential.type.spec
         diff = _apply_attributes(credential, changes, errors)
+        if "team" in changes:
+            _apply_team(actor, credential, changes["team"], errors, diff)
         field_errors: dict[str, list[str]] = {}
 
         new_hosts = list(credential.allowed_hosts)
@@ -237,7 +225,7 @@ def credential_update(
 
         if (
             not errors
-            and ("name" in diff or "environment" in diff or diff.get("is_active", {}).get("new"))
+            and ({"name", "environment", "team"} & set(diff) or diff.get("is_active", {}).get("new"))
             and credential.is_active
             and name_taken(
                 name=credential.name,
@@ -291,6 +279,18 @@ def _apply_attributes(credential: Credential, changes: Mapping[str, Any], errors
             diff[attribute] = {"old": _jsonable(getattr(credential, attribute)), "new": _jsonable(new)}
             setattr(credential, attribute, new)
     return diff
+
+
+def _apply_team(actor: Any, credential: Credential, team: Any, errors: dict, diff: dict[str, Any]) -> None:
+    """Move the credential to another team (or none): that changes who may use it, so it needs *share*."""
+    if team == credential.team:
+        return
+    if not user_can(actor, SHARE, credential):
+        raise CredentialPermissionDenied("Only the owner or an administrator may move a credential to another team.")
+    check_team(actor, team, errors)
+    if "team" not in errors:
+        diff["team"] = {"old": getattr(credential.team, "name", None), "new": getattr(team, "name", None)}
+        credential.team = team
 
 
 @sensitive_variables("stored", "submitted", "merged")
@@ -348,7 +348,7 @@ def _jsonable(value: Any) -> Any:
 def credential_deactivate(*, actor: Any, credential_id: Any, ip: str | None = None) -> Credential:
     """Switch a credential off: the one door refuses it from then on. Its history stays."""
     with transaction.atomic():
-        credential = _locked_for(actor, credential_id, CHANGE)
+        credential = lock_credential_for(actor, credential_id, CHANGE)
         if not credential.is_active:
             return credential
         credential.is_active = False
@@ -363,7 +363,7 @@ def credential_deactivate(*, actor: Any, credential_id: Any, ip: str | None = No
 def credential_delete(*, actor: Any, credential_id: Any, ip: str | None = None) -> None:
     """Audit first, overwrite the ciphertext, then remove the row; the audit trail keeps its name."""
     with transaction.atomic():
-        credential = _locked_for(actor, credential_id, DELETE)
+        credential = lock_credential_for(actor, credential_id, DELETE)
         audit_record(
             action=AuditAction.DELETED,
             actor=actor,

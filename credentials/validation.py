@@ -115,6 +115,16 @@ def clean_fields(
     return cleaned, metadata, {}
 
 
+def check_team(actor: Any, team: Any, errors: dict[str, list[str]]) -> None:
+    """A credential may go to a team its creator belongs to or manages (any team, for a superuser)."""
+    from credentials.permissions import user_in_team, user_manages_team
+
+    if team is None or actor.is_superuser:
+        return
+    if not (user_in_team(actor, team) or user_manages_team(actor, team)):
+        errors["team"] = ["You can only give a credential to a team you belong to."]
+
+
 def name_taken(*, name: str, environment: str, owner: Any, team: Any, exclude: Any = None) -> bool:
     queryset = Credential.objects.annotate(lower_name=Lower("name")).filter(
         lower_name=name.lower(), environment=environment, is_active=True

@@ -18,7 +18,7 @@ from django.db import connection
 from credentials.errors import CredentialNotFound
 from credentials.models import Credential
 from credentials.services import credential_delete, credential_reveal, credential_update
-from tests.factories import BUILTIN_SLUGS, PASSWORD, make_credential, ssh_keypair, valid_fields
+from tests.factories import BUILTIN_SLUGS, make_credential, ssh_keypair, valid_fields
 
 
 def forms_of(secret: str) -> set[str]:
@@ -116,7 +116,7 @@ def test_the_canary_leaks_nowhere(owner, stranger, superuser, client, caplog, sq
             credential_reveal(actor=stranger, credential_id=credential.pk, service="canary-test")
         haystack.add("denial message", str(denied.value))
 
-    client.login(username=superuser.username, password=PASSWORD)
+    client.force_login(superuser)
     # A form sent back with an error must not echo the secrets it was given.
     response = client.post(
         "/admin/credentials/credential/add/?type=ssh_key",

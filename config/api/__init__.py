@@ -1,0 +1,1 @@
+"""What every endpoint of the JSON API shares: error bodies, pagination, throttles."""

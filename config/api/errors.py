@@ -1,0 +1,77 @@
+"""One error body for the whole API: ``{"detail", "code"}``, plus ``errors`` by field for bad input.
+
+Service exceptions map here, so that views stay thin: not found or hidden is 404, visible but
+not allowed is 403, bad input is 400 with field-level messages, a stale version is 409 (or
+412 when the client sent If-Match).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from credentials.errors import CredentialNotFound, CredentialPermissionDenied, InvalidCredential, StaleVersion
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The resource changed since you read it."
+    default_code = "conflict"
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The resource changed since you read it."
+    default_code = "precondition_failed"
+
+
+class PreconditionRequired(exceptions.APIException):
+    status_code = status.HTTP_428_PRECONDITION_REQUIRED
+    default_detail = "Send the version you read, as 'version' in the body or in an If-Match header."
+    default_code = "precondition_required"
+
+
+def _plain(detail: Any) -> Any:
+    """ErrorDetail trees as plain JSON; the services' "__all__" becomes DRF's "non_field_errors"."""
+    if isinstance(detail, dict):
+        return {("non_field_errors" if key == "__all__" else str(key)): _plain(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_plain(item) for item in detail]
+    return str(detail)
+
+
+def _as_api_exception(exc: Exception) -> Exception:
+    if isinstance(exc, CredentialNotFound):
+        return exceptions.NotFound(str(exc))
+    if isinstance(exc, CredentialPermissionDenied):
+        return exceptions.PermissionDenied(str(exc))
+    if isinstance(exc, InvalidCredential):
+        return exceptions.ValidationError(exc.as_dict())
+    if isinstance(exc, StaleVersion):
+        return Conflict(str(exc))
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied()
+    return exc
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    exc = _as_api_exception(exc)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # an unexpected error: Django's 500, whose report hides every value
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _plain(exc.detail)
+        if not isinstance(errors, dict):
+            errors = {"non_field_errors": errors}
+        response.data = {"detail": "Invalid input.", "code": "invalid", "errors": errors}
+    else:
+        codes = exc.get_codes()
+        response.data = {"detail": _plain(exc.detail), "code": codes if isinstance(codes, str) else exc.default_code}
+    return response

@@ -1,0 +1,30 @@
+"""OpenAPI pieces shared by the endpoints: the one error body, and the statuses that use it."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+
+class ErrorOutput(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField(
+        required=False, help_text='Bad input only: messages by field; a type\'s fields under "fields".'
+    )
+
+
+_MEANINGS = {
+    400: "Bad input: messages by field under errors.",
+    401: "Not authenticated.",
+    403: "You may see this credential but not do this.",
+    404: "No such object, or you may not see it.",
+    409: "The credential changed since you read it (version in the body).",
+    412: "The credential changed since you read it (If-Match).",
+    428: "Send the version you read, in the body or as If-Match.",
+    429: "Too many requests; retry after the time in Retry-After.",
+}
+
+
+def errors_for(*statuses: int) -> dict[int, OpenApiResponse]:
+    return {code: OpenApiResponse(ErrorOutput, description=_MEANINGS[code]) for code in statuses}

@@ -1,0 +1,113 @@
+"""guardian's object-permissions pages for credentials and teams, every change made through the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest
+from guardian.admin import AdminGroupObjectPermissionsForm, AdminUserObjectPermissionsForm, GuardedModelAdminMixin
+
+from credentials.errors import CredentialNotFound, CredentialPermissionDenied, InvalidCredential
+from credentials.permissions import CODENAMES, MANAGE_TEAM, SHAREABLE
+from credentials.sharing import credential_share, credential_unshare
+from credentials.teams import team_set_manager
+
+_CHOICES = [(CODENAMES[action], action.capitalize()) for action in SHAREABLE]
+_ACTION_OF = {codename: action for action, codename in CODENAMES.items()}
+
+
+class _ThroughServices:
+    """Offer only the shareable permissions, and save them with credential_share / credential_unshare."""
+
+    actor: Any = None
+    ip: str | None = None
+    grantee_kind = ""
+
+    def get_obj_perms_field_choices(self) -> list[tuple[str, str]]:
+        return _CHOICES
+
+    def get_obj_perms_field_initial(self) -> list[str]:
+        shareable = {codename for codename, _ in _CHOICES}
+        return [codename for codename in super().get_obj_perms_field_initial() if codename in shareable]
+
+    def save_obj_perms(self) -> None:
+        wanted = {_ACTION_OF[codename] for codename in self.cleaned_data["permissions"]}
+        held = {_ACTION_OF[codename] for codename in self.get_obj_perms_field_initial()}
+        grantee = {self.grantee_kind: getattr(self, self.grantee_kind)}
+        common = {"actor": self.actor, "credential_id": self.obj.pk, "ip": self.ip, **grantee}
+        try:
+            if wanted - held:
+                credential_share(permissions=sorted(wanted - held), **common)
+            if held - wanted:
+                credential_unshare(permissions=sorted(held - wanted), **common)
+        except InvalidCredential as exc:
+            raise ValidationError([m for messages_ in exc.as_dict().values() for m in messages_]) from None
+
+
+class _UserSharesForm(_ThroughServices, AdminUserObjectPermissionsForm):
+    grantee_kind = "user"
+
+
+class _GroupSharesForm(_ThroughServices, AdminGroupObjectPermissionsForm):
+    grantee_kind = "group"
+
+
+class CredentialSharingAdminMixin(GuardedModelAdminMixin):
+    """The "Object permissions" page of a credential: who it is shared with, changed through the services."""
+
+    def _bound(self, form_class: type, request: HttpRequest) -> type:
+        return type(form_class.__name__, (form_class,), {"actor": request.user, "ip": request.META.get("REMOTE_ADDR")})
+
+    def get_obj_perms_manage_user_form(self, request: HttpRequest) -> type:
+        return self._bound(_UserSharesForm, request)
+
+    def get_obj_perms_manage_group_form(self, request: HttpRequest) -> type:
+        return self._bound(_GroupSharesForm, request)
+
+    def _refused(self, view: Any, request: HttpRequest, *args: Any) -> Any:
+        try:
+            return view(request, *args)
+        except (CredentialPermissionDenied, CredentialNotFound, ValidationError) as exc:
+            messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+            return self.obj_perms_manage_view(request, args[0])
+
+    def obj_perms_manage_user_view(self, request: HttpRequest, object_pk: str, user_id: str) -> Any:
+        return self._refused(super().obj_perms_manage_user_view, request, object_pk, user_id)
+
+    def obj_perms_manage_group_view(self, request: HttpRequest, object_pk: str, group_id: str) -> Any:
+        return self._refused(super().obj_perms_manage_group_view, request, object_pk, group_id)
+
+
+# --- Teams: Django's group admin, plus a page to appoint team managers ---------------------------
+
+
+class _TeamManagerForm(AdminUserObjectPermissionsForm):
+    actor: Any = None
+
+    def get_obj_perms_field_choices(self) -> list[tuple[str, str]]:
+        return [(MANAGE_TEAM, "Manage the team's credentials (change and share them)")]
+
+    def get_obj_perms_field_initial(self) -> list[str]:
+        return [codename for codename in super().get_obj_perms_field_initial() if codename == MANAGE_TEAM]
+
+    def save_obj_perms(self) -> None:
+        wanted = MANAGE_TEAM in self.cleaned_data["permissions"]
+        team_set_manager(actor=self.actor, team=self.obj, user=self.user, is_manager=wanted)
+
+
+class TeamAdmin(GuardedModelAdminMixin, GroupAdmin):
+    """Groups are teams: members use the team's credentials; managers are appointed on "Object permissions"."""
+
+    def get_obj_perms_manage_user_form(self, request: HttpRequest) -> type:
+        return type("TeamManagerForm", (_TeamManagerForm,), {"actor": request.user})
+
+    def get_obj_perms_manage_group_form(self, request: HttpRequest) -> type:
+        raise PermissionDenied("Teams are managed by users, not by other groups.")
+
+
+admin.site.unregister(Group)
+admin.site.register(Group, TeamAdmin)

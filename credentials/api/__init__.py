@@ -1,0 +1,1 @@
+"""The credentials JSON API (Django REST framework)."""

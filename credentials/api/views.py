@@ -1,0 +1,307 @@
+"""The credentials API: thin views that parse input, call a selector or service, and render.
+
+Every route under ``/api/credentials/{id}/`` first looks the credential up for the caller, so a
+credential the caller may not see answers 404 to every verb, OPTIONS included.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from audit.api.serializers import AuditEventOutput, audit_event_output
+from config.api.errors import PreconditionFailed, PreconditionRequired
+from config.api.schema import errors_for
+from credentials import selectors, services, sharing
+from credentials.api.serializers import (
+    ROW_COLUMNS,
+    CredentialCreateInput,
+    CredentialOutput,
+    CredentialTypeOutput,
+    CredentialUpdateInput,
+    ListFilters,
+    ShareInput,
+    ShareOutput,
+    UnshareFilters,
+    UsageOutput,
+    credential_output,
+    credential_row_of,
+    credential_type_output,
+)
+from credentials.errors import StaleVersion
+from credentials.models import Credential, CredentialType
+from credentials.permissions import actions_for, actions_for_row
+
+_IF_MATCH = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
+
+
+def client_ip(request: Request) -> str | None:
+    # REMOTE_ADDR as the server saw it; behind a proxy, the proxy sets it (see the README).
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _team(name: str | None) -> Group | None:
+    """The named group; an unknown name gets the same message as a team the caller is not in."""
+    if name is None:
+        return None
+    team = Group.objects.filter(name=name).first()
+    if team is None:
+        raise ValidationError({"team": ["You can only give a credential to a team you belong to."]})
+    return team
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Credential types and their field schemas", responses={200: CredentialTypeOutput}),
+    retrieve=extend_schema(summary="One credential type", responses={200: CredentialTypeOutput, **errors_for(404)}),
+)
+class CredentialTypeViewSet(viewsets.GenericViewSet):
+    lookup_field = "slug"
+    pagination_class = None
+    serializer_class = CredentialTypeOutput
+    queryset = CredentialType.objects.none()  # for the schema; reads go through the selector
+
+    def list(self, request: Request) -> Response:
+        return Response([credential_type_output(row) for row in selectors.credential_type_list()])
+
+    def retrieve(self, request: Request, slug: str) -> Response:
+        row = selectors.credential_type_list().filter(slug=slug).first()
+        if row is None:
+            return Response({"detail": "No such credential type.", "code": "not_found"}, status=404)
+        return Response(credential_type_output(row))
+
+
+_ID = OpenApiParameter("id", str, OpenApiParameter.PATH, description="The credential's id (a UUID).")
+
+
+@extend_schema(parameters=[_ID])
+class _CredentialRoute(viewsets.GenericViewSet):
+    """Shared by the credential routes: the caller's view of the credential named in the URL."""
+
+    queryset = Credential.objects.none()  # for the schema; reads go through the selectors
+    serializer_class = CredentialOutput
+    lookup_value_regex = "[^/]+"
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self.credential = None
+        if "pk" in kwargs:
+            self.credential = selectors.credential_get_for_user(request.user, kwargs["pk"])
+
+    def _output(self, credential: Credential) -> dict[str, Any]:
+        permissions = actions_for(self.request.user, credential)
+        return credential_output(credential_row_of(credential), permissions, timezone.now())
+
+
+@method_decorator(sensitive_post_parameters(), name="dispatch")
+@extend_schema_view(
+    list=extend_schema(
+        summary="Credentials you may see",
+        parameters=[ListFilters],
+        responses={200: CredentialOutput(many=True), **errors_for(400, 401)},
+    ),
+    create=extend_schema(
+        summary="Store a credential",
+        request=CredentialCreateInput,
+        responses={201: CredentialOutput, **errors_for(400, 401)},
+    ),
+    retrieve=extend_schema(
+        summary="One credential: non-secret fields, and whether each secret is set",
+        responses={200: CredentialOutput, **errors_for(401, 404)},
+    ),
+    update=extend_schema(
+        summary="Replace a credential's attributes; a secret omitted is kept",
+        request=CredentialUpdateInput,
+        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False)],
+        responses={200: CredentialOutput, **errors_for(400, 401, 403, 404, 409, 412, 428)},
+    ),
+    partial_update=extend_schema(
+        summary="Change some of a credential's attributes; a secret omitted is kept",
+        request=CredentialUpdateInput,
+        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False)],
+        responses={200: CredentialOutput, **errors_for(400, 401, 403, 404, 409, 412, 428)},
+    ),
+    destroy=extend_schema(
+        summary="Delete a credential (its audit trail stays)",
+        responses={204: OpenApiResponse(description="Deleted."), **errors_for(401, 403, 404)},
+    ),
+)
+class CredentialViewSet(_CredentialRoute):
+    def list(self, request: Request) -> Response:
+        filters = ListFilters(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        wanted = filters.validated_data
+        days = wanted.get("expiring_within")
+        rows = selectors.credential_list_for_user(
+            request.user,
+            type_slug=wanted.get("type"),
+            environment=wanted.get("environment"),
+            tag=wanted.get("tag"),
+            search=wanted.get("search"),
+            expiring_within=timedelta(days=days) if days is not None else None,
+        ).values(*ROW_COLUMNS)
+        page = self.paginate_queryset(rows)
+        now = timezone.now()
+        user = request.user
+        return self.get_paginated_response([credential_output(row, actions_for_row(user, row), now) for row in page])
+
+    def create(self, request: Request) -> Response:
+        payload = CredentialCreateInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = dict(payload.validated_data)
+        data["team"] = _team(data.get("team"))
+        credential = services.credential_create(
+            actor=request.user, type_slug=data.pop("type"), ip=client_ip(request), **data
+        )
+        return Response(
+            self._output(credential), status=status.HTTP_201_CREATED, headers={"ETag": _etag(credential.version)}
+        )
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(self._output(self.credential), headers={"ETag": _etag(self.credential.version)})
+
+    def update(self, request: Request, pk: str) -> Response:
+        return self._change(request, partial=False)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        return self._change(request, partial=True)
+
+    def _change(self, request: Request, *, partial: bool) -> Response:
+        payload = CredentialUpdateInput(data=request.data, partial=partial)
+        payload.is_valid(raise_exception=True)
+        changes = dict(payload.validated_data)
+        body_version = changes.pop("version", None)
+        header = request.headers.get("If-Match")
+        header_version = _if_match_version(header) if header is not None else None
+        if body_version is None and header_version is None:
+            raise PreconditionRequired()
+        if "team" in changes:
+            changes["team"] = _team(changes["team"])
+        try:
+            services.credential_update(
+                actor=request.user,
+                credential_id=self.credential.pk,
+                changes=changes,
+                expected_version=header_version if header_version is not None else body_version,
+                ip=client_ip(request),
+            )
+        except StaleVersion as exc:
+            if header_version is not None:
+                raise PreconditionFailed(str(exc)) from None
+            raise
+        fresh = selectors.credential_get_for_user(request.user, self.credential.pk)
+        return Response(self._output(fresh), headers={"ETag": _etag(fresh.version)})
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.credential_delete(actor=request.user, credential_id=self.credential.pk, ip=client_ip(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="The credential's audit events, newest first",
+        responses={200: AuditEventOutput(many=True), **errors_for(401, 403, 404)},
+    )
+    @action(detail=True, methods=["get"], url_path="audit-logs")
+    def audit_logs(self, request: Request, pk: str) -> Response:
+        events = selectors.credential_audit_events_for_user(request.user, self.credential.pk)
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response([audit_event_output(event) for event in page])
+
+    @extend_schema(
+        summary="When and by which services the secret was last used",
+        responses={200: UsageOutput, **errors_for(401, 403, 404)},
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def usage(self, request: Request, pk: str) -> Response:
+        return Response(selectors.credential_usage_for_user(request.user, self.credential.pk))
+
+
+def _if_match_version(header: str) -> int:
+    match = _IF_MATCH.match(header)
+    if match is None:
+        raise ValidationError({"If-Match": ['Send the ETag you received, such as "3".']})
+    return int(match.group(1))
+
+
+def _share_output(share: sharing.Share) -> dict[str, Any]:
+    return {"kind": share.kind, "id": share.id, "name": share.name, "permissions": list(share.permissions)}
+
+
+def _grantee(user_name: str | None, group_name: str | None) -> dict[str, Any]:
+    """The user or group named, for a share; an unknown name is a field error."""
+    if (user_name is None) == (group_name is None):
+        raise ValidationError({"non_field_errors": ["Name exactly one user or one group."]})
+    if user_name is not None:
+        user = get_user_model().objects.filter(username=user_name, is_active=True).first()
+        if user is None:
+            raise ValidationError({"user": ["No active user has this username."]})
+        return {"user": user}
+    group = Group.objects.filter(name=group_name).first()
+    if group is None:
+        raise ValidationError({"group": ["No group has this name."]})
+    return {"group": group}
+
+
+class CredentialSharesViewSet(_CredentialRoute):
+    pagination_class = None
+    serializer_class = ShareOutput
+
+    @extend_schema(
+        summary="Who the credential is shared with",
+        responses={200: ShareOutput(many=True), **errors_for(401, 403, 404)},
+    )
+    def list(self, request: Request, pk: str) -> Response:
+        shares = selectors.credential_shares_for_user(request.user, self.credential.pk)
+        return Response([_share_output(share) for share in shares])
+
+    @extend_schema(
+        summary="Share with a user or a group: use, view or change",
+        request=ShareInput,
+        responses={200: ShareOutput, **errors_for(400, 401, 403, 404)},
+    )
+    def create(self, request: Request, pk: str) -> Response:
+        payload = ShareInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        share = sharing.credential_share(
+            actor=request.user,
+            credential_id=self.credential.pk,
+            permissions=data["permissions"],
+            ip=client_ip(request),
+            **_grantee(data.get("user"), data.get("group")),
+        )
+        return Response(_share_output(share))
+
+    @extend_schema(
+        summary="Take back some or all of a user's or group's permissions",
+        parameters=[UnshareFilters],
+        responses={200: ShareOutput, **errors_for(400, 401, 403, 404)},
+    )
+    def destroy_share(self, request: Request, pk: str) -> Response:
+        query = UnshareFilters(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        permissions = data.get("permissions")
+        share = sharing.credential_unshare(
+            actor=request.user,
+            credential_id=self.credential.pk,
+            permissions=[p.strip() for p in permissions.split(",")] if permissions is not None else None,
+            ip=client_ip(request),
+            **_grantee(data.get("user"), data.get("group")),
+        )
+        return Response(_share_output(share))

@@ -1,0 +1,160 @@
+"""Sharing a credential with users and groups: audited grants of use, view and change, never of a secret."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import Group
+from django.db import transaction
+from guardian.shortcuts import assign_perm, remove_perm
+
+from audit.models import AuditAction
+from audit.services import audit_record
+from credentials.errors import InvalidCredential
+from credentials.locking import lock_credential_for
+from credentials.models import Credential, CredentialGroupPermission, CredentialUserPermission
+from credentials.permissions import CODENAMES, SHARE, SHAREABLE
+
+CODE_TO_ACTION = {codename: action for action, codename in CODENAMES.items()}
+
+
+@dataclass(frozen=True)
+class Share:
+    """Who a credential is shared with, and what they were granted."""
+
+    kind: str  # "user" or "group"
+    id: int
+    name: str
+    permissions: tuple[str, ...]
+
+
+def _ordered(actions: set[str] | Sequence[str]) -> tuple[str, ...]:
+    return tuple(action for action in SHAREABLE if action in actions)
+
+
+def share_list(credential: Credential) -> list[Share]:
+    """Every user and group the credential is shared with, in two queries."""
+    by_grantee: dict[tuple[str, int], tuple[str, set[str]]] = {}
+    user_rows = CredentialUserPermission.objects.filter(content_object=credential).values_list(
+        "user_id", "user__username", "permission__codename"
+    )
+    group_rows = CredentialGroupPermission.objects.filter(content_object=credential).values_list(
+        "group_id", "group__name", "permission__codename"
+    )
+    for kind, rows in (("user", user_rows), ("group", group_rows)):
+        for grantee_id, name, codename in rows:
+            if codename in CODE_TO_ACTION:
+                by_grantee.setdefault((kind, grantee_id), (name, set()))[1].add(CODE_TO_ACTION[codename])
+    shares = [
+        Share(kind=kind, id=grantee_id, name=name, permissions=_ordered(actions))
+        for (kind, grantee_id), (name, actions) in by_grantee.items()
+    ]
+    return sorted(shares, key=lambda share: (share.kind != "user", share.name.lower()))
+
+
+def _check_grantee(credential: Credential, user: Any, group: Group | None) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if (user is None) == (group is None):
+        errors["__all__"] = ["Share with exactly one user or one group."]
+    elif user is not None and user.pk == credential.owner_id:
+        errors["user"] = ["The owner already holds every permission."]
+    elif user is not None and not user.is_active:
+        errors["user"] = ["This user is inactive."]
+    return errors
+
+
+def _check_permissions(permissions: Any, errors: dict[str, list[str]], *, required: bool) -> list[str]:
+    if permissions is None and not required:
+        return list(SHAREABLE)
+    if not isinstance(permissions, list | tuple) or (required and not permissions):
+        errors["permissions"] = [f"Choose one or more of: {', '.join(SHAREABLE)}."]
+        return []
+    unknown = [str(p)[:20] for p in permissions if p not in SHAREABLE]
+    if unknown:
+        errors["permissions"] = [
+            f"Unknown or unshareable permission(s) {', '.join(unknown)}; choose from {', '.join(SHAREABLE)}. "
+            "Deleting and sharing stay with the owner and administrators."
+        ]
+    return [p for p in permissions if p in SHAREABLE]
+
+
+def _current(credential: Credential, user: Any, group: Group | None) -> set[str]:
+    if user is not None:
+        rows = CredentialUserPermission.objects.filter(content_object=credential, user=user)
+    else:
+        rows = CredentialGroupPermission.objects.filter(content_object=credential, group=group)
+    return {CODE_TO_ACTION[c] for c in rows.values_list("permission__codename", flat=True) if c in CODE_TO_ACTION}
+
+
+def _grantee_details(user: Any, group: Group | None) -> dict[str, Any]:
+    if user is not None:
+        return {"user": user.get_username(), "user_id": user.pk}
+    return {"group": group.name, "group_id": group.pk}
+
+
+def credential_share(
+    *,
+    actor: Any,
+    credential_id: Any,
+    permissions: Sequence[str],
+    user: Any = None,
+    group: Group | None = None,
+    ip: str | None = None,
+) -> Share:
+    """Grant ``permissions`` on a credential to one user or one group; audited as ``shared``."""
+    with transaction.atomic():
+        credential = lock_credential_for(actor, credential_id, SHARE)
+        errors = _check_grantee(credential, user, group)
+        wanted = _check_permissions(permissions, errors, required=True)
+        if errors:
+            raise InvalidCredential(errors)
+        grantee = user if user is not None else group
+        current = _current(credential, user, group)
+        added = _ordered(set(wanted) - current)
+        for action in added:
+            assign_perm(f"credentials.{CODENAMES[action]}", grantee, credential)
+        now = _ordered(current | set(wanted))
+        if added:
+            audit_record(
+                action=AuditAction.SHARED,
+                actor=actor,
+                credential=credential,
+                ip=ip,
+                details={**_grantee_details(user, group), "granted": list(added), "now": list(now)},
+            )
+    return Share(kind="user" if user is not None else "group", id=grantee.pk, name=str(grantee), permissions=now)
+
+
+def credential_unshare(
+    *,
+    actor: Any,
+    credential_id: Any,
+    user: Any = None,
+    group: Group | None = None,
+    permissions: Sequence[str] | None = None,
+    ip: str | None = None,
+) -> Share:
+    """Take back ``permissions`` (all when None) from one user or group; audited as ``unshared``."""
+    with transaction.atomic():
+        credential = lock_credential_for(actor, credential_id, SHARE)
+        errors = _check_grantee(credential, user, group)
+        unwanted = _check_permissions(permissions, errors, required=False)
+        if errors:
+            raise InvalidCredential(errors)
+        grantee = user if user is not None else group
+        current = _current(credential, user, group)
+        removed = _ordered(current & set(unwanted))
+        for action in removed:
+            remove_perm(f"credentials.{CODENAMES[action]}", grantee, credential)
+        now = _ordered(current - set(removed))
+        if removed:
+            audit_record(
+                action=AuditAction.UNSHARED,
+                actor=actor,
+                credential=credential,
+                ip=ip,
+                details={**_grantee_details(user, group), "revoked": list(removed), "now": list(now)},
+            )
+    return Share(kind="user" if user is not None else "group", id=grantee.pk, name=str(grantee), permissions=now)
