@@ -42,6 +42,8 @@ class FigureResult:
     goal: float
     op_queries: tuple[str, ...]
     baseline_queries: tuple[str, ...]
+    # A row shown for comparison with the others: its goal is not checked, nor counted in the summary.
+    informational: bool = False
 
     @property
     def ratio(self) -> float:
@@ -52,7 +54,9 @@ class FigureResult:
         return self.ratio <= self.goal
 
 
-def compare(*, name: str, goal: float, op: Operation, baseline: Operation, iterations: int) -> FigureResult:
+def compare(
+    *, name: str, goal: float, op: Operation, baseline: Operation, iterations: int, informational: bool = False
+) -> FigureResult:
     """Measure ``op`` against ``baseline`` in this run, with the SQL each sends, as one row of the table."""
     op_stats, baseline_stats = measure_pair(op, baseline, iterations=iterations)
     return FigureResult(
@@ -62,6 +66,7 @@ def compare(*, name: str, goal: float, op: Operation, baseline: Operation, itera
         goal=goal,
         op_queries=queries_of(op, 0),
         baseline_queries=queries_of(baseline, 0),
+        informational=informational,
     )
 
 

@@ -29,5 +29,9 @@ class CredentialsConfig(AppConfig):
         from credentials.teams import ensure_manage_team_permission
 
         post_migrate.connect(ensure_manage_team_permission, sender=self, dispatch_uid="credentials.manage_team")
+        from credentials.permissions import forget_permission_ids
+
+        # Any app's migrate (or a test flush) may recreate permission rows under new ids.
+        post_migrate.connect(forget_permission_ids, dispatch_uid="credentials.forget_permission_ids")
         for signal in (post_save, post_delete):
             signal.connect(clear_type_cache, sender=CredentialType, dispatch_uid=f"credentials.types.{signal}")

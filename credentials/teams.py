@@ -10,15 +10,17 @@ from django.db import transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
 from credentials.errors import CredentialPermissionDenied
-from credentials.permissions import MANAGE_TEAM, MANAGE_TEAM_PERMISSION
+from credentials.permissions import MANAGE_TEAM, MANAGE_TEAM_PERMISSION, forget_permission_ids
 
 
 def ensure_manage_team_permission(**kwargs: Any) -> None:
     """Create ``auth.manage_team`` (after every migrate, like Django's own model permissions)."""
     content_type = ContentType.objects.get_for_model(Group)
-    Permission.objects.get_or_create(
+    _, created = Permission.objects.get_or_create(
         codename=MANAGE_TEAM, content_type=content_type, defaults={"name": "Can manage the team's credentials"}
     )
+    if created:
+        forget_permission_ids()
 
 
 def team_set_manager(*, actor: Any, team: Group, user: Any, is_manager: bool) -> None:

@@ -74,3 +74,13 @@ def _fresh_type_cache():
     clear_type_cache()
     yield
     clear_type_cache()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters live in the cache: one test's requests must not throttle the next's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -10,7 +10,7 @@ error message and no database column.
 import base64
 import logging
 import uuid
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -18,45 +18,8 @@ from django.db import connection
 from credentials.errors import CredentialNotFound
 from credentials.models import Credential
 from credentials.services import credential_delete, credential_reveal, credential_update
+from tests.canary import Haystack, dump_database
 from tests.factories import BUILTIN_SLUGS, make_credential, ssh_keypair, valid_fields
-
-
-def forms_of(secret: str) -> set[str]:
-    encoded = secret.encode()
-    return {
-        secret,
-        quote(secret, safe=""),
-        quote_plus(secret),
-        base64.b64encode(encoded).decode().rstrip("="),
-        base64.urlsafe_b64encode(encoded).decode().rstrip("="),
-    }
-
-
-class Haystack:
-    """Everything collected from the surfaces, searched at the end for every form of every secret."""
-
-    def __init__(self):
-        self.pieces: list[tuple[str, str]] = []
-
-    def add(self, where: str, text) -> None:
-        self.pieces.append((where, text if isinstance(text, str) else repr(text)))
-
-    def leaks(self, secrets: set[str]) -> list[str]:
-        needles = set().union(*(forms_of(s) for s in secrets))
-        return [f"{where}: {needle[:20]}…" for where, text in self.pieces for needle in needles if needle in text]
-
-
-def dump_database(haystack: Haystack, label: str) -> None:
-    """Every row of every table, every column but the ciphertext, as text."""
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names():
-            columns = [
-                c.name for c in connection.introspection.get_table_description(cursor, table) if c.name != "ciphertext"
-            ]
-            quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
-            cursor.execute(f"SELECT {quoted} FROM {connection.ops.quote_name(table)}")  # noqa: S608
-            for row in cursor.fetchall():
-                haystack.add(f"{label} {table}", row)
 
 
 def admin_pages(client, haystack: Haystack, credentials) -> None:

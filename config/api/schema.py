@@ -18,9 +18,11 @@ _MEANINGS = {
     400: "Bad input: messages by field under errors.",
     401: "Not authenticated.",
     403: "You may see this credential but not do this.",
-    404: "No such object, or you may not see it.",
+    404: "No such object (or page), or you may not see it.",
     409: "The credential changed since you read it (version in the body).",
     412: "The credential changed since you read it (If-Match).",
+    413: "The body is larger than the server accepts (DATA_UPLOAD_MAX_MEMORY_SIZE).",
+    415: "The body must be JSON, sent as Content-Type: application/json.",
     428: "Send the version you read, in the body or as If-Match.",
     429: "Too many requests; retry after the time in Retry-After.",
 }

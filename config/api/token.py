@@ -34,7 +34,7 @@ class ObtainTokenView(APIView):
     @extend_schema(
         summary="A token for a username and password",
         request=TokenInput,
-        responses={200: TokenOutput, **errors_for(400, 429)},
+        responses={200: TokenOutput, **errors_for(400, 413, 415, 429)},
         auth=[],
     )
     def post(self, request: Request) -> Response:

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 
 from audit.api.serializers import AuditEventOutput, audit_event_output
 from config.api.errors import PreconditionFailed, PreconditionRequired
+from config.api.pagination import OneQueryPageNumberPagination
 from config.api.schema import errors_for
 from credentials import selectors, services, sharing
 from credentials.api.serializers import (
@@ -53,6 +54,12 @@ def client_ip(request: Request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def _query(request: Request) -> dict[str, str]:
+    # A plain dict: DRF reads a blank value in a QueryDict as absent, so "?type=" would quietly
+    # list everything; in a dict it is a blank value, refused with the field's message.
+    return request.query_params.dict()
+
+
 def _etag(version: int) -> str:
     return f'"{version}"'
 
@@ -68,11 +75,18 @@ def _team(name: str | None) -> Group | None:
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Credential types and their field schemas", responses={200: CredentialTypeOutput}),
-    retrieve=extend_schema(summary="One credential type", responses={200: CredentialTypeOutput, **errors_for(404)}),
+    list=extend_schema(
+        summary="Credential types and their field schemas",
+        responses={200: CredentialTypeOutput, **errors_for(401)},
+    ),
+    retrieve=extend_schema(
+        summary="One credential type",
+        responses={200: CredentialTypeOutput, **errors_for(401, 404)},
+    ),
 )
 class CredentialTypeViewSet(viewsets.GenericViewSet):
     lookup_field = "slug"
+    lookup_value_regex = "[^/]+"  # the router's default refuses dots: an HTML 404 instead of the API's
     pagination_class = None
     serializer_class = CredentialTypeOutput
     queryset = CredentialType.objects.none()  # for the schema; reads go through the selector
@@ -87,10 +101,11 @@ class CredentialTypeViewSet(viewsets.GenericViewSet):
         return Response(credential_type_output(row))
 
 
+# Declared on each operation whose path has {id}: on the class it would reach list and create too.
 _ID = OpenApiParameter("id", str, OpenApiParameter.PATH, description="The credential's id (a UUID).")
+_IF_MATCH_HEADER = OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False)
 
 
-@extend_schema(parameters=[_ID])
 class _CredentialRoute(viewsets.GenericViewSet):
     """Shared by the credential routes: the caller's view of the credential named in the URL."""
 
@@ -114,37 +129,41 @@ class _CredentialRoute(viewsets.GenericViewSet):
     list=extend_schema(
         summary="Credentials you may see",
         parameters=[ListFilters],
-        responses={200: CredentialOutput(many=True), **errors_for(400, 401)},
+        responses={200: CredentialOutput(many=True), **errors_for(400, 401, 404)},
     ),
     create=extend_schema(
         summary="Store a credential",
         request=CredentialCreateInput,
-        responses={201: CredentialOutput, **errors_for(400, 401)},
+        responses={201: CredentialOutput, **errors_for(400, 401, 413, 415)},
     ),
     retrieve=extend_schema(
         summary="One credential: non-secret fields, and whether each secret is set",
+        parameters=[_ID],
         responses={200: CredentialOutput, **errors_for(401, 404)},
     ),
     update=extend_schema(
         summary="Replace a credential's attributes; a secret omitted is kept",
         request=CredentialUpdateInput,
-        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False)],
-        responses={200: CredentialOutput, **errors_for(400, 401, 403, 404, 409, 412, 428)},
+        parameters=[_ID, _IF_MATCH_HEADER],
+        responses={200: CredentialOutput, **errors_for(400, 401, 403, 404, 409, 412, 413, 415, 428)},
     ),
     partial_update=extend_schema(
         summary="Change some of a credential's attributes; a secret omitted is kept",
         request=CredentialUpdateInput,
-        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False)],
-        responses={200: CredentialOutput, **errors_for(400, 401, 403, 404, 409, 412, 428)},
+        parameters=[_ID, _IF_MATCH_HEADER],
+        responses={200: CredentialOutput, **errors_for(400, 401, 403, 404, 409, 412, 413, 415, 428)},
     ),
     destroy=extend_schema(
         summary="Delete a credential (its audit trail stays)",
+        parameters=[_ID],
         responses={204: OpenApiResponse(description="Deleted."), **errors_for(401, 403, 404)},
     ),
 )
 class CredentialViewSet(_CredentialRoute):
+    pagination_class = OneQueryPageNumberPagination
+
     def list(self, request: Request) -> Response:
-        filters = ListFilters(data=request.query_params)
+        filters = ListFilters(data=_query(request))
         filters.is_valid(raise_exception=True)
         wanted = filters.validated_data
         days = wanted.get("expiring_within")
@@ -214,7 +233,8 @@ class CredentialViewSet(_CredentialRoute):
 
     @extend_schema(
         summary="The credential's audit events, newest first",
-        responses={200: AuditEventOutput(many=True), **errors_for(401, 403, 404)},
+        parameters=[_ID],
+        responses={200: AuditEventOutput(many=True), **errors_for(400, 401, 403, 404)},
     )
     @action(detail=True, methods=["get"], url_path="audit-logs")
     def audit_logs(self, request: Request, pk: str) -> Response:
@@ -224,6 +244,7 @@ class CredentialViewSet(_CredentialRoute):
 
     @extend_schema(
         summary="When and by which services the secret was last used",
+        parameters=[_ID],
         responses={200: UsageOutput, **errors_for(401, 403, 404)},
     )
     @action(detail=True, methods=["get"], pagination_class=None)
@@ -236,6 +257,13 @@ def _if_match_version(header: str) -> int:
     if match is None:
         raise ValidationError({"If-Match": ['Send the ETag you received, such as "3".']})
     return int(match.group(1))
+
+
+def _permission_list(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise ValidationError({"permissions": ["Name permissions separated by commas, such as use,view."]})
+    return names
 
 
 def _share_output(share: sharing.Share) -> dict[str, Any]:
@@ -263,6 +291,7 @@ class CredentialSharesViewSet(_CredentialRoute):
 
     @extend_schema(
         summary="Who the credential is shared with",
+        parameters=[_ID],
         responses={200: ShareOutput(many=True), **errors_for(401, 403, 404)},
     )
     def list(self, request: Request, pk: str) -> Response:
@@ -271,8 +300,9 @@ class CredentialSharesViewSet(_CredentialRoute):
 
     @extend_schema(
         summary="Share with a user or a group: use, view or change",
+        parameters=[_ID],
         request=ShareInput,
-        responses={200: ShareOutput, **errors_for(400, 401, 403, 404)},
+        responses={200: ShareOutput, **errors_for(400, 401, 403, 404, 413, 415)},
     )
     def create(self, request: Request, pk: str) -> Response:
         payload = ShareInput(data=request.data)
@@ -289,18 +319,18 @@ class CredentialSharesViewSet(_CredentialRoute):
 
     @extend_schema(
         summary="Take back some or all of a user's or group's permissions",
-        parameters=[UnshareFilters],
+        parameters=[_ID, UnshareFilters],
         responses={200: ShareOutput, **errors_for(400, 401, 403, 404)},
     )
     def destroy_share(self, request: Request, pk: str) -> Response:
-        query = UnshareFilters(data=request.query_params)
+        query = UnshareFilters(data=_query(request))
         query.is_valid(raise_exception=True)
         data = query.validated_data
         permissions = data.get("permissions")
         share = sharing.credential_unshare(
             actor=request.user,
             credential_id=self.credential.pk,
-            permissions=[p.strip() for p in permissions.split(",")] if permissions is not None else None,
+            permissions=_permission_list(permissions) if permissions is not None else None,
             ip=client_ip(request),
             **_grantee(data.get("user"), data.get("group")),
         )

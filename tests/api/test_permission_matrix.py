@@ -1,0 +1,341 @@
+"""The API's permission matrix: the status every role gets for every endpoint and verb, written out in full."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.urls import get_resolver
+from rest_framework.test import APIClient
+
+from credentials.door import credential_reveal
+from credentials.models import Credential, CredentialGroupPermission, CredentialUserPermission
+from credentials.sharing import credential_share
+from credentials.teams import team_set_manager
+from tests.factories import PASSWORD, make_credential, make_user
+
+ROLES = (
+    "anonymous",  # no authentication
+    "stranger",  # authenticated, no relation to the credential
+    "use",  # a direct share of ["use"]
+    "view",  # a direct share of ["view"]
+    "change",  # a direct share of ["change"] (implies view)
+    "member",  # a member of the credential's team: use only
+    "manager",  # manage_team on the credential's team: use, view, change, share
+    "owner",
+    "staff",  # is_staff with the four credentials model permissions
+    "superuser",
+)
+
+# One row per request, one column per role (in ROLES order). {id}, {slug}, {owner} and
+# {bystander} are filled in from the test's world; REQUEST_BODIES gives the bodies.
+# fmt: off
+MATRIX: dict[str, tuple[int, ...]] = {
+    #                                                   anon strgr use view chnge membr mngr owner staff super
+    "GET /api/credential-types/":                       (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "OPTIONS /api/credential-types/":                   (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "POST /api/credential-types/":                      (401, 405, 405, 405, 405, 405, 405, 405, 405, 405),
+    "GET /api/credential-types/{slug}/":                (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "OPTIONS /api/credential-types/{slug}/":            (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+
+    "GET /api/credentials/":                            (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "POST /api/credentials/":                           (401, 201, 201, 201, 201, 201, 201, 201, 201, 201),
+    "OPTIONS /api/credentials/":                        (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "DELETE /api/credentials/":                         (401, 405, 405, 405, 405, 405, 405, 405, 405, 405),
+
+    "GET /api/credentials/{id}/":                       (401, 404, 200, 200, 200, 200, 200, 200, 200, 200),
+    "HEAD /api/credentials/{id}/":                      (401, 404, 200, 200, 200, 200, 200, 200, 200, 200),
+    "PUT /api/credentials/{id}/":                       (401, 404, 403, 403, 200, 403, 200, 200, 200, 200),
+    "PATCH /api/credentials/{id}/":                     (401, 404, 403, 403, 200, 403, 200, 200, 200, 200),
+    "DELETE /api/credentials/{id}/":                    (401, 404, 403, 403, 403, 403, 403, 204, 204, 204),
+    "OPTIONS /api/credentials/{id}/":                   (401, 404, 200, 200, 200, 200, 200, 200, 200, 200),
+    "POST /api/credentials/{id}/":                      (401, 404, 405, 405, 405, 405, 405, 405, 405, 405),
+
+    "GET /api/credentials/{id}/audit-logs/":            (401, 404, 403, 200, 200, 403, 200, 200, 200, 200),
+    "OPTIONS /api/credentials/{id}/audit-logs/":        (401, 404, 200, 200, 200, 200, 200, 200, 200, 200),
+    "POST /api/credentials/{id}/audit-logs/":           (401, 404, 405, 405, 405, 405, 405, 405, 405, 405),
+
+    "GET /api/credentials/{id}/usage/":                 (401, 404, 403, 200, 200, 403, 200, 200, 200, 200),
+    "OPTIONS /api/credentials/{id}/usage/":             (401, 404, 200, 200, 200, 200, 200, 200, 200, 200),
+    "DELETE /api/credentials/{id}/usage/":              (401, 404, 405, 405, 405, 405, 405, 405, 405, 405),
+
+    "GET /api/credentials/{id}/shares/":                (401, 404, 403, 200, 200, 403, 200, 200, 200, 200),
+    "POST /api/credentials/{id}/shares/":               (401, 404, 403, 403, 403, 403, 200, 200, 200, 200),
+    "DELETE /api/credentials/{id}/shares/?user={bystander}&permissions=use":
+                                                        (401, 404, 403, 403, 403, 403, 200, 200, 200, 200),
+    "OPTIONS /api/credentials/{id}/shares/":            (401, 404, 200, 200, 200, 200, 200, 200, 200, 200),
+    "PATCH /api/credentials/{id}/shares/":              (401, 404, 405, 405, 405, 405, 405, 405, 405, 405),
+
+    "POST /api/auth/token/":                            (200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "OPTIONS /api/auth/token/":                         (200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "GET /api/schema/":                                 (200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "GET /api/docs/":                                   (200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+}
+
+# What each role sees of the credential: whether the list shows it, and its "permissions" field.
+VISIBILITY: dict[str, tuple[bool, list[str]]] = {
+    "stranger":  (False, []),
+    "use":       (True,  ["use"]),
+    "view":      (True,  ["view"]),
+    "change":    (True,  ["view", "change"]),
+    "member":    (True,  ["use"]),
+    "manager":   (True,  ["use", "view", "change", "share"]),
+    "owner":     (True,  ["use", "view", "change", "delete", "share"]),
+    "staff":     (True,  ["use", "view", "change", "delete", "share"]),
+    "superuser": (True,  ["use", "view", "change", "delete", "share"]),
+}
+# fmt: on
+
+assert all(len(statuses) == len(ROLES) for statuses in MATRIX.values()), "a MATRIX row misses a role"
+assert set(VISIBILITY) == set(ROLES) - {"anonymous"}
+
+# Shown only to callers who may view the credential: null for use-only callers.
+VIEW_ONLY_KEYS = ("fields", "secrets_set", "metadata", "test_message")
+
+
+@dataclass
+class World:
+    """One credential with a team and shares, and a user for each role; built afresh by every test."""
+
+    users: dict[str, Any]
+    credential: Credential
+    team: Group
+    bystander: Any
+    secrets: tuple[str, ...]
+
+    def fill(self, template: str) -> str:
+        return template.format(
+            id=self.credential.pk,
+            slug=self.credential.type.slug,
+            owner=self.users["owner"].username,
+            bystander=self.bystander.username,
+        )
+
+    def client(self, role: str) -> APIClient:
+        client = APIClient()
+        if self.users[role] is not None:
+            client.force_authenticate(self.users[role])
+        return client
+
+
+def _staff_with_model_permissions(username: str) -> Any:
+    user = make_user(username, is_staff=True)
+    codenames = ("view_credential", "change_credential", "delete_credential", "use_credential")
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="credentials", codename__in=codenames))
+    assert user.user_permissions.count() == len(codenames)
+    return get_user_model().objects.get(pk=user.pk)  # no permission cache from before the grant
+
+
+def build_world() -> World:
+    canary = f"canary-{uuid.uuid4().hex}"
+    superuser = make_user("matrix-root", is_staff=True, is_superuser=True)
+    owner = make_user("matrix-owner")
+    team = Group.objects.create(name="matrix-team")
+    team.user_set.add(owner)
+    credential = make_credential(
+        owner, "github_pat", secret=canary, name="matrix-credential", team=team, tags=["matrix"]
+    )
+    users: dict[str, Any] = {"anonymous": None, "owner": owner, "superuser": superuser}
+    users["stranger"] = make_user("matrix-stranger")
+    for permission in ("use", "view", "change"):
+        users[permission] = make_user(f"matrix-{permission}")
+        credential_share(actor=owner, credential_id=credential.pk, permissions=[permission], user=users[permission])
+    users["member"] = make_user("matrix-member")
+    team.user_set.add(users["member"])
+    users["manager"] = make_user("matrix-manager")
+    team_set_manager(actor=superuser, team=team, user=users["manager"], is_manager=True)
+    users["staff"] = _staff_with_model_permissions("matrix-staff")
+    bystander = make_user("matrix-bystander")
+    credential_share(actor=owner, credential_id=credential.pk, permissions=["use"], user=bystander)
+    # Some use, so that usage and the audit log have more than creation and shares to show.
+    credential_reveal(actor=owner, credential_id=credential.pk, service="matrix-test")
+    credential.refresh_from_db()
+    assert set(users) == set(ROLES)
+    return World(
+        users=users,
+        credential=credential,
+        team=team,
+        bystander=bystander,
+        secrets=(canary, f"new-{canary}"),
+    )
+
+
+@pytest.fixture
+def world(db) -> World:
+    return build_world()
+
+
+# Bodies for the requests that send one, built from the world and the caller's role.
+REQUEST_BODIES: dict[str, Callable[[World, str], dict[str, Any]]] = {
+    "POST /api/credentials/": lambda w, role: {
+        "type": "github_pat",
+        "name": f"made-by-{role}",
+        "fields": {"token": w.secrets[1]},
+        "tags": ["matrix"],
+    },
+    "PUT /api/credentials/{id}/": lambda w, role: {
+        "version": w.credential.version,
+        "name": w.credential.name,
+        "environment": w.credential.environment,
+        "fields": {},  # the stored token is kept
+        "description": f"replaced by {role}",
+    },
+    "PATCH /api/credentials/{id}/": lambda w, role: {
+        "version": w.credential.version,
+        "description": f"patched by {role}",
+    },
+    "POST /api/credentials/{id}/shares/": lambda w, role: {"user": w.bystander.username, "permissions": ["view"]},
+    "POST /api/credentials/{id}/audit-logs/": lambda w, role: {},
+    "POST /api/credentials/{id}/": lambda w, role: {"description": "posted"},
+    "PATCH /api/credentials/{id}/shares/": lambda w, role: {"user": w.bystander.username, "permissions": ["view"]},
+    "POST /api/credential-types/": lambda w, role: {"slug": "new-type"},
+    "POST /api/auth/token/": lambda w, role: {"username": w.users["owner"].username, "password": PASSWORD},
+}
+
+
+def _shares_of(world: World, user: Any) -> set[str]:
+    rows = CredentialUserPermission.objects.filter(content_object_id=world.credential.pk, user=user)
+    return set(rows.values_list("permission__codename", flat=True))
+
+
+def _stored(world: World) -> Credential | None:
+    return Credential.objects.filter(pk=world.credential.pk).first()
+
+
+# What an allowed write must have done, checked after each 2xx answer to it.
+EFFECTS: dict[str, Callable[[World, str], bool]] = {
+    "POST /api/credentials/": lambda w, role: Credential.objects.filter(
+        name=f"made-by-{role}", owner=w.users[role]
+    ).exists(),
+    "PUT /api/credentials/{id}/": lambda w, role: (
+        _stored(w).description == f"replaced by {role}" and _stored(w).version == w.credential.version + 1
+    ),
+    "PATCH /api/credentials/{id}/": lambda w, role: (
+        _stored(w).description == f"patched by {role}" and _stored(w).version == w.credential.version + 1
+    ),
+    "DELETE /api/credentials/{id}/": lambda w, role: _stored(w) is None,
+    "POST /api/credentials/{id}/shares/": lambda w, role: (
+        _shares_of(w, w.bystander) == {"use_credential", "view_credential"}
+    ),
+    "DELETE /api/credentials/{id}/shares/?user={bystander}&permissions=use": lambda w, role: (
+        _shares_of(w, w.bystander) == set()
+    ),
+}
+
+
+def _cells() -> list[Any]:
+    return [
+        pytest.param(request_line, role, statuses[index], id=f"{request_line} as {role}")
+        for request_line, statuses in MATRIX.items()
+        for index, role in enumerate(ROLES)
+    ]
+
+
+def _snapshot() -> dict[str, Any]:
+    """What a refused request must leave as it was: the credential row and every share."""
+    return {
+        "credentials": list(Credential.objects.order_by("pk").values()),
+        "user_shares": sorted(
+            CredentialUserPermission.objects.values_list("content_object_id", "user_id", "permission__codename")
+        ),
+        "group_shares": sorted(
+            CredentialGroupPermission.objects.values_list("content_object_id", "group_id", "permission__codename")
+        ),
+    }
+
+
+def method_of(request_line: str) -> str:
+    return request_line.split(" ", 1)[0]
+
+
+def send(world: World, role: str, request_line: str) -> Any:
+    method, template = request_line.split(" ", 1)
+    body = REQUEST_BODIES.get(request_line)
+    data = body(world, role) if body is not None else None
+    return world.client(role).generic(
+        method,
+        world.fill(template),
+        data="" if data is None else json.dumps(data),
+        content_type="application/json",
+    )
+
+
+@pytest.mark.parametrize(("request_line", "role", "expected"), _cells())
+def test_status(world: World, request_line: str, role: str, expected: int) -> None:
+    before = _snapshot()
+
+    response = send(world, role, request_line)
+
+    assert response.status_code == expected, response.content[:500]
+    for secret in world.secrets:
+        assert secret.encode() not in response.content
+    if expected >= 400:
+        assert _snapshot() == before, "a refused request changed something"
+    elif request_line in EFFECTS:
+        assert EFFECTS[request_line](world, role), "the request was answered 2xx but did not do its work"
+    if expected == 404 and method_of(request_line) != "HEAD":
+        assert response.json()["code"] == "not_found"
+        assert world.credential.name.encode() not in response.content
+
+
+@pytest.mark.parametrize("role", list(VISIBILITY))
+def test_list_shows_what_the_role_may_see(world: World, role: str) -> None:
+    appears, permissions = VISIBILITY[role]
+
+    response = world.client(role).get("/api/credentials/")
+
+    assert response.status_code == 200
+    rows = {row["id"]: row for row in response.json()["results"]}
+    assert (str(world.credential.pk) in rows) is appears
+    if appears:
+        row = rows[str(world.credential.pk)]
+        assert row["permissions"] == permissions
+        for key in VIEW_ONLY_KEYS:
+            assert (row[key] is None) is ("view" not in permissions), key
+    for secret in world.secrets:
+        assert secret.encode() not in response.content
+
+
+@pytest.mark.parametrize("role", [role for role, (appears, _) in VISIBILITY.items() if appears])
+def test_detail_shows_what_the_role_may_see(world: World, role: str) -> None:
+    _, permissions = VISIBILITY[role]
+
+    response = world.client(role).get(f"/api/credentials/{world.credential.pk}/")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["permissions"] == permissions
+    for key in VIEW_ONLY_KEYS:
+        assert (body[key] is None) is ("view" not in permissions), key
+    if "view" in permissions:
+        assert body["secrets_set"] == {"token": True}
+    for secret in world.secrets:
+        assert secret.encode() not in response.content
+
+
+def _api_routes() -> set[str]:
+    """Every path under /api/, as MATRIX writes it: /api/credentials/{id}/ and /api/credential-types/{slug}/."""
+    routes = set()
+    for pattern in get_resolver().url_patterns:
+        prefix = str(pattern.pattern)
+        if not prefix.startswith("api/"):
+            continue
+        for inner in getattr(pattern, "url_patterns", [pattern]):
+            route = prefix + (str(inner.pattern) if inner is not pattern else "")
+            route = re.sub(r"\(\?P<(\w+)>[^)]*\)|<\w+:(\w+)>", lambda m: "{" + (m[1] or m[2]) + "}", route)
+            routes.add("/" + route.replace("^", "").replace("$", "").replace("{pk}", "{id}"))
+    return routes
+
+
+def test_the_matrix_covers_every_api_route() -> None:
+    """A route added under /api/ without a row here fails this test."""
+    covered = {line.split(" ", 1)[1].split("?")[0] for line in MATRIX}
+
+    assert _api_routes() <= covered, sorted(_api_routes() - covered)
