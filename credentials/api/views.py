@@ -106,9 +106,9 @@ _ID = OpenApiParameter("id", str, OpenApiParameter.PATH, description="The creden
 _IF_MATCH_HEADER = OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False)
 
 
+# Shared by the credential routes: the caller's view of the credential named in the URL. (A
+# comment, not a docstring: drf-spectacular would show a docstring on every operation.)
 class _CredentialRoute(viewsets.GenericViewSet):
-    """Shared by the credential routes: the caller's view of the credential named in the URL."""
-
     queryset = Credential.objects.none()  # for the schema; reads go through the selectors
     serializer_class = CredentialOutput
     lookup_value_regex = "[^/]+"

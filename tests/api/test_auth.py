@@ -88,3 +88,9 @@ def test_the_api_speaks_json_only(alice):
     assert client.get("/api/credentials/", HTTP_ACCEPT="text/html").status_code == 406
     response = client.post("/api/credentials/", "name=x", content_type="application/x-www-form-urlencoded")
     assert response.status_code == 415
+
+
+def test_an_unknown_api_path_answers_in_the_api_s_shape(alice):
+    response = APIClient().get("/api/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No such endpoint.", "code": "not_found"}
