@@ -1,0 +1,59 @@
+"""Key commands: a new key printed alone, and a report of which keys protect which rows."""
+
+from io import StringIO
+
+import pytest
+from cryptography.fernet import Fernet
+from django.conf import settings as django_settings
+from django.core.management import CommandError, call_command
+
+from credentials import keys
+from credentials.crypto import key_id_for
+from credentials.models import Credential
+from tests.factories import make_credential
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_generate_prints_one_new_key_and_nothing_else():
+    first, second = run("generate_encryption_key"), run("generate_encryption_key")
+    assert first != second
+    Fernet(first.strip().encode())  # a valid key
+    assert first.count("\n") == 1
+
+
+def test_check_counts_rows_per_key_and_says_when_an_old_key_is_free(owner, settings, fresh_key):
+    old = django_settings.FERNET_KEYS[0]
+    make_credential(owner, name="under-old")
+    settings.FERNET_KEYS = [fresh_key, old]
+    make_credential(owner, name="under-new")
+    output = run("check_encryption_keys")
+    assert f"key 1 ({key_id_for(fresh_key.encode())}, encrypts new values): 1 rows" in output
+    assert f"key 2 ({key_id_for(old.encode())}, decrypts only): 1 rows" in output
+    assert "Every row decrypts" in output
+    Credential.objects.filter(name="under-old").delete()
+    assert "key 2 protects no row: it may be removed" in run("check_encryption_keys")
+
+
+def test_check_names_every_row_no_configured_key_opens(owner, settings, fresh_key, monkeypatch):
+    monkeypatch.setattr(keys, "BATCH", 2)  # several batches: the paging must not skip a row
+    credentials = [make_credential(owner, name=f"c{i}") for i in range(5)]
+    Credential.objects.filter(pk=credentials[1].pk).update(ciphertext=credentials[2].ciphertext)  # moved
+    settings.FERNET_KEYS = [fresh_key]  # the key of every row is gone
+    err = StringIO()
+    with pytest.raises(CommandError, match="5 credential"):
+        call_command("check_encryption_keys", stdout=StringIO(), stderr=err)
+    assert all(f"unreadable: c{i}" in err.getvalue() for i in range(5))
+
+
+def test_check_finds_a_tampered_row_under_a_configured_key(owner):
+    credential = make_credential(owner, name="tampered")
+    other = make_credential(owner, name="other")
+    Credential.objects.filter(pk=credential.pk).update(ciphertext=other.ciphertext)
+    with pytest.raises(CommandError, match="1 credential"):
+        call_command("check_encryption_keys", stdout=StringIO(), stderr=StringIO())
+    assert "Every row decrypts" in run("check_encryption_keys", "--quick")  # ids alone cannot see it
