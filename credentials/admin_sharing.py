@@ -13,11 +13,10 @@ from guardian.admin import AdminGroupObjectPermissionsForm, AdminUserObjectPermi
 
 from credentials.errors import CredentialNotFound, CredentialPermissionDenied, InvalidCredential
 from credentials.permissions import CODENAMES, MANAGE_TEAM, SHAREABLE
-from credentials.sharing import credential_share, credential_unshare
+from credentials.sharing import CODE_TO_ACTION, credential_share, credential_unshare
 from credentials.teams import team_set_manager
 
 _CHOICES = [(CODENAMES[action], action.capitalize()) for action in SHAREABLE]
-_ACTION_OF = {codename: action for action, codename in CODENAMES.items()}
 
 
 class _ThroughServices:
@@ -35,8 +34,8 @@ class _ThroughServices:
         return [codename for codename in super().get_obj_perms_field_initial() if codename in shareable]
 
     def save_obj_perms(self) -> None:
-        wanted = {_ACTION_OF[codename] for codename in self.cleaned_data["permissions"]}
-        held = {_ACTION_OF[codename] for codename in self.get_obj_perms_field_initial()}
+        wanted = {CODE_TO_ACTION[codename] for codename in self.cleaned_data["permissions"]}
+        held = {CODE_TO_ACTION[codename] for codename in self.get_obj_perms_field_initial()}
         grantee = {self.grantee_kind: getattr(self, self.grantee_kind)}
         common = {"actor": self.actor, "credential_id": self.obj.pk, "ip": self.ip, **grantee}
         try:

@@ -89,23 +89,25 @@ def credential_get_by_name_for_user(user: Any, *, name: str, environment: str = 
     return match[0]
 
 
-def _viewable(user: Any, credential_id: Any, what: str) -> Credential:
-    credential = credential_get_for_user(user, credential_id)
+def _require_view(user: Any, credential: Credential, what: str) -> None:
     allowed = actions_for(user, credential)
     if VIEW not in allowed and SHARE not in allowed:
         raise CredentialPermissionDenied(f"You may not view this credential's {what}.")
-    return credential
 
 
-def credential_audit_events_for_user(user: Any, credential_id: Any) -> QuerySet[AuditEvent]:
+# The three below take the credential as credential_get_for_user returned it (the faces look it
+# up once per request), so that its annotations answer the permission check without a query.
+
+
+def credential_audit_events_for_user(user: Any, credential: Credential) -> QuerySet[AuditEvent]:
     """A credential's audit trail, newest first, for a caller who may view the credential."""
-    credential = _viewable(user, credential_id, "audit log")
+    _require_view(user, credential, "audit log")
     return AuditEvent.objects.filter(credential_ref=str(credential.pk)).order_by("-id")
 
 
-def credential_usage_for_user(user: Any, credential_id: Any) -> dict[str, Any]:
+def credential_usage_for_user(user: Any, credential: Credential) -> dict[str, Any]:
     """When the credential's secret was last handed out, and to which services, from the audit trail."""
-    credential = _viewable(user, credential_id, "usage")
+    _require_view(user, credential, "usage")
     uses = (
         AuditEvent.objects.filter(credential_ref=str(credential.pk), action=AuditAction.ACCESSED)
         .values("service")
@@ -119,9 +121,10 @@ def credential_usage_for_user(user: Any, credential_id: Any) -> dict[str, Any]:
     }
 
 
-def credential_shares_for_user(user: Any, credential_id: Any) -> list[Share]:
+def credential_shares_for_user(user: Any, credential: Credential) -> list[Share]:
     """Who the credential is shared with, for a caller who may view or share it."""
-    return share_list(_viewable(user, credential_id, "shares"))
+    _require_view(user, credential, "shares")
+    return share_list(credential)
 
 
 def credential_type_list(*, include_inactive: bool = False) -> QuerySet[CredentialType]:

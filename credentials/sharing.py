@@ -104,27 +104,9 @@ def credential_share(
     ip: str | None = None,
 ) -> Share:
     """Grant ``permissions`` on a credential to one user or one group; audited as ``shared``."""
-    with transaction.atomic():
-        credential = lock_credential_for(actor, credential_id, SHARE)
-        errors = _check_grantee(credential, user, group)
-        wanted = _check_permissions(permissions, errors, required=True)
-        if errors:
-            raise InvalidCredential(errors)
-        grantee = user if user is not None else group
-        current = _current(credential, user, group)
-        added = _ordered(set(wanted) - current)
-        for action in added:
-            assign_perm(f"credentials.{CODENAMES[action]}", grantee, credential)
-        now = _ordered(current | set(wanted))
-        if added:
-            audit_record(
-                action=AuditAction.SHARED,
-                actor=actor,
-                credential=credential,
-                ip=ip,
-                details={**_grantee_details(user, group), "granted": list(added), "now": list(now)},
-            )
-    return Share(kind="user" if user is not None else "group", id=grantee.pk, name=str(grantee), permissions=now)
+    return _change_grants(
+        actor=actor, credential_id=credential_id, permissions=permissions, user=user, group=group, ip=ip, grant=True
+    )
 
 
 def credential_unshare(
@@ -137,24 +119,45 @@ def credential_unshare(
     ip: str | None = None,
 ) -> Share:
     """Take back ``permissions`` (all when None) from one user or group; audited as ``unshared``."""
+    return _change_grants(
+        actor=actor, credential_id=credential_id, permissions=permissions, user=user, group=group, ip=ip, grant=False
+    )
+
+
+def _change_grants(
+    *,
+    actor: Any,
+    credential_id: Any,
+    permissions: Sequence[str] | None,
+    user: Any,
+    group: Group | None,
+    ip: str | None,
+    grant: bool,
+) -> Share:
+    """Add (``grant``) or take back permissions in one transaction; audited only when something changed."""
     with transaction.atomic():
         credential = lock_credential_for(actor, credential_id, SHARE)
         errors = _check_grantee(credential, user, group)
-        unwanted = _check_permissions(permissions, errors, required=False)
+        asked = set(_check_permissions(permissions, errors, required=grant))
         if errors:
             raise InvalidCredential(errors)
         grantee = user if user is not None else group
         current = _current(credential, user, group)
-        removed = _ordered(current & set(unwanted))
-        for action in removed:
-            remove_perm(f"credentials.{CODENAMES[action]}", grantee, credential)
-        now = _ordered(current - set(removed))
-        if removed:
+        changed = _ordered(asked - current if grant else asked & current)
+        change_permission = assign_perm if grant else remove_perm
+        for action in changed:
+            change_permission(f"credentials.{CODENAMES[action]}", grantee, credential)
+        now = _ordered(current | asked if grant else current - asked)
+        if changed:
             audit_record(
-                action=AuditAction.UNSHARED,
+                action=AuditAction.SHARED if grant else AuditAction.UNSHARED,
                 actor=actor,
                 credential=credential,
                 ip=ip,
-                details={**_grantee_details(user, group), "revoked": list(removed), "now": list(now)},
+                details={
+                    **_grantee_details(user, group),
+                    ("granted" if grant else "revoked"): list(changed),
+                    "now": list(now),
+                },
             )
     return Share(kind="user" if user is not None else "group", id=grantee.pk, name=str(grantee), permissions=now)

@@ -238,7 +238,7 @@ class CredentialViewSet(_CredentialRoute):
     )
     @action(detail=True, methods=["get"], url_path="audit-logs")
     def audit_logs(self, request: Request, pk: str) -> Response:
-        events = selectors.credential_audit_events_for_user(request.user, self.credential.pk)
+        events = selectors.credential_audit_events_for_user(request.user, self.credential)
         page = self.paginate_queryset(events)
         return self.get_paginated_response([audit_event_output(event) for event in page])
 
@@ -249,7 +249,7 @@ class CredentialViewSet(_CredentialRoute):
     )
     @action(detail=True, methods=["get"], pagination_class=None)
     def usage(self, request: Request, pk: str) -> Response:
-        return Response(selectors.credential_usage_for_user(request.user, self.credential.pk))
+        return Response(selectors.credential_usage_for_user(request.user, self.credential))
 
 
 def _if_match_version(header: str) -> int:
@@ -295,7 +295,7 @@ class CredentialSharesViewSet(_CredentialRoute):
         responses={200: ShareOutput(many=True), **errors_for(401, 403, 404)},
     )
     def list(self, request: Request, pk: str) -> Response:
-        shares = selectors.credential_shares_for_user(request.user, self.credential.pk)
+        shares = selectors.credential_shares_for_user(request.user, self.credential)
         return Response([_share_output(share) for share in shares])
 
     @extend_schema(
