@@ -16,6 +16,8 @@ class AuditAction(models.TextChoices):
     SHARED = "shared", "Shared"
     UNSHARED = "unshared", "Unshared"
     ROTATED = "rotated", "Rotated"
+    EXPORTED = "exported", "Exported"
+    IMPORTED = "imported", "Imported"
 
 
 class AuditEvent(models.Model):

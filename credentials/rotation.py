@@ -1,0 +1,233 @@
+"""Key rotation: every credential re-encrypted under the primary key, online, in batches, resumable."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Count
+
+from audit.models import AuditAction
+from audit.services import audit_record
+from credentials.crypto import DecryptionError, KeyRing, get_keyring
+from credentials.keys import Unreadable
+from credentials.models import Credential
+from credentials.type_cache import type_by_pk
+
+DEFAULT_BATCH_SIZE = 1000
+DEFAULT_PASSES = 5
+# Rows still locked after a pass are tried again after a pause that doubles each time.
+FIRST_PAUSE_SECONDS = 0.25
+MAX_PAUSE_SECONDS = 2.0
+# How many rows under an unknown key are named; check_encryption_keys names them all.
+NAMED_UNKNOWN = 20
+SERVICE = "manage.py rotate_encryption_keys"
+
+# One statement per batch: the new tokens travel as two arrays, matched to their rows by id.
+_UPDATE_SQL = (
+    "UPDATE credentials_credential AS c SET ciphertext = v.ciphertext, key_id = %s "
+    "FROM unnest(%s::uuid[], %s::text[]) AS v(id, ciphertext) WHERE c.id = v.id"
+)
+
+
+@dataclass
+class RotationReport:
+    """What a run found and did. ``busy`` rows were locked by writers through every pass."""
+
+    primary_key_id: str
+    dry_run: bool = False
+    pending: Counter = field(default_factory=Counter)  # rows per old, configured key at the start
+    unknown: Counter = field(default_factory=Counter)  # rows per key id not in FERNET_KEYS: untouched
+    unknown_rows: list[tuple[str, str]] = field(default_factory=list)  # (id, name), the first NAMED_UNKNOWN
+    rotated: Counter = field(default_factory=Counter)  # rows re-encrypted, by the key they left
+    unreadable: list[Unreadable] = field(default_factory=list)  # under a configured key, yet fail to open
+    busy: int = 0
+    passes: int = 0
+    seconds: float = 0.0
+    interrupted: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not (self.unknown or self.unreadable or self.busy or self.interrupted)
+
+    def audit_details(self) -> dict[str, Any]:
+        """Counts and key ids only: never a value, and no row names (they are in the credential rows)."""
+        details: dict[str, Any] = {
+            "to_key": self.primary_key_id,
+            "rotated": sum(self.rotated.values()),
+            "rotated_by_key": dict(self.rotated),
+            "unknown_key_rows": dict(self.unknown),
+            "unreadable": [row.credential_id for row in self.unreadable],
+            "busy": self.busy,
+            "passes": self.passes,
+            "seconds": round(self.seconds, 3),
+        }
+        if self.interrupted:
+            details["interrupted"] = self.interrupted
+        return details
+
+
+def credential_keys_rotate(
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    passes: int = DEFAULT_PASSES,
+    dry_run: bool = False,
+    keyring: KeyRing | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_start: Callable[[RotationReport], None] | None = None,
+) -> RotationReport:
+    """Re-encrypt every row under a configured old key with the primary key; one ``rotated`` event per run.
+
+    Rows are taken in primary-key order, ``batch_size`` at a time, each batch locked
+    (``FOR NO KEY UPDATE SKIP LOCKED``), re-encrypted and committed on its own, so memory stays
+    bounded, a killed run loses at most its open batch, and a run started again finds only what
+    is left (by ``key_id``). A row a writer holds is skipped, not waited for, and tried again in a
+    later pass. ``version`` is not bumped: the secret does not change, so a client holding the
+    version it read may still write, and its write (which locks the row and re-reads it) cannot
+    lose the rotation's work or the rotation its.
+
+    Rows under a key that is not configured are counted and left alone; a row under a configured
+    key that does not open (altered, or copied from another row) is named and left alone.
+    ``progress`` is called with the number of rows each batch settled; ``on_start`` with the
+    counts, before any row is touched.
+    """
+    if batch_size < 1 or passes < 1:
+        raise ValueError("batch_size and passes must be at least 1")
+    keyring = keyring or get_keyring()
+    report = RotationReport(primary_key_id=keyring.primary_key_id, dry_run=dry_run)
+    old_keys = keyring.key_ids[1:]
+    _count(report, keyring)
+    if on_start is not None:
+        on_start(report)
+    if dry_run:
+        return report
+
+    started = time.monotonic()
+    _refresh_statistics()
+    try:
+        pause = FIRST_PAUSE_SECONDS
+        while report.passes < passes:
+            report.passes += 1
+            _one_pass(report, keyring, old_keys, batch_size, progress)
+            report.busy = _left(old_keys, report)
+            if not report.busy or report.passes == passes:
+                break
+            time.sleep(pause)
+            pause = min(pause * 2, MAX_PAUSE_SECONDS)
+    except BaseException as exc:
+        # Ctrl-C or a lost connection: what committed stays, and the event says the run stopped.
+        report.interrupted = type(exc).__name__
+        report.seconds = time.monotonic() - started
+        with contextlib.suppress(Exception):  # the first error is the one to show
+            _audit(report)
+        raise
+    report.seconds = time.monotonic() - started
+    _audit(report)
+    return report
+
+
+def _count(report: RotationReport, keyring: KeyRing) -> None:
+    rows = Credential.objects.order_by().values_list("key_id").annotate(n=Count("pk"))
+    for key_id, count in rows:
+        if key_id == keyring.primary_key_id:
+            continue
+        if key_id in keyring.key_ids:
+            report.pending[key_id] = count
+        else:
+            report.unknown[key_id] = count
+    if report.unknown:
+        named = (
+            Credential.objects.exclude(key_id__in=keyring.key_ids)
+            .order_by("pk")
+            .values_list("pk", "name")[:NAMED_UNKNOWN]
+        )
+        report.unknown_rows = [(str(pk), name) for pk, name in named]
+
+
+def _refresh_statistics() -> None:
+    """Let the planner see how many rows each key holds now, before it plans the batches.
+
+    With statistics from before the new key was deployed, PostgreSQL may believe an old key rare,
+    walk its index and sort every remaining row for each batch (140 ms a batch at 50,000 rows
+    here, against 7 ms along the primary key): quadratic over a run.
+    """
+    if connection.vendor != "postgresql":
+        return
+    # A savepoint: a role that does not own the table may not analyse it, and that is no reason to stop.
+    with contextlib.suppress(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("ANALYZE credentials_credential")
+
+
+def _one_pass(
+    report: RotationReport,
+    keyring: KeyRing,
+    old_keys: tuple[str, ...],
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    last = None
+    skipped = {row.credential_id for row in report.unreadable}
+    while True:
+        with transaction.atomic():
+            rows = (
+                Credential.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
+                .filter(key_id__in=old_keys)
+                .order_by("pk")
+                .values_list("pk", "name", "type_id", "key_id", "ciphertext")
+            )
+            if last is not None:
+                rows = rows.filter(pk__gt=last)
+            batch = list(rows[:batch_size])
+            if not batch:
+                return
+            last = batch[-1][0]
+            ids, tokens, settled, moved = [], [], 0, Counter()
+            for pk, name, type_id, key_id, ciphertext in batch:
+                if str(pk) in skipped:
+                    continue
+                settled += 1
+                try:
+                    sealed = keyring.reseal(
+                        credential_id=pk, type_slug=type_by_pk(type_id).slug, ciphertext=ciphertext, key_id=key_id
+                    )
+                except DecryptionError as exc:
+                    report.unreadable.append(Unreadable(credential_id=str(pk), name=name, reason=str(exc)))
+                    skipped.add(str(pk))
+                    continue
+                ids.append(str(pk))
+                tokens.append(sealed.ciphertext)
+                moved[key_id] += 1
+            _write(ids, tokens, keyring.primary_key_id)
+        report.rotated.update(moved)  # counted once committed
+        if progress is not None and settled:
+            progress(settled)
+
+
+def _write(ids: list[str], tokens: list[str], key_id: str) -> None:
+    if not ids:
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_UPDATE_SQL, [key_id, ids, tokens])
+        return
+    # SQLite (the embedded development mode): no arrays, and one writer at a time anyway.
+    for pk, token in zip(ids, tokens, strict=True):
+        Credential.objects.filter(pk=pk).update(ciphertext=token, key_id=key_id)
+
+
+def _left(old_keys: tuple[str, ...], report: RotationReport) -> int:
+    """Rows still under an old key that did open, or were not reached: writers held them."""
+    return (
+        Credential.objects.filter(key_id__in=old_keys)
+        .exclude(pk__in=[row.credential_id for row in report.unreadable])
+        .count()
+    )
+
+
+def _audit(report: RotationReport) -> None:
+    audit_record(action=AuditAction.ROTATED, service=SERVICE, details=report.audit_details())
