@@ -55,3 +55,12 @@ class InvalidCredential(Exception):
 
 class DestinationRefused(Exception):
     """A use would send the secret to a host its owner did not allow (DESIGN.md invariant 9)."""
+
+
+class TestQueueUnavailable(Exception):
+    """The task queue (the Celery broker) cannot be reached: nothing was queued or left running."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    def __init__(self, message: str = "The test queue is unavailable; try again in a minute."):
+        super().__init__(message)

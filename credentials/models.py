@@ -85,6 +85,17 @@ class Credential(models.Model):
     last_tested = models.DateTimeField(null=True, blank=True, editable=False)
     test_status = models.CharField(max_length=16, choices=CredentialTestStatus.choices, blank=True, editable=False)
     test_message = models.TextField(blank=True, editable=False)
+    # The run in progress: a message delivered twice finds its run over and does nothing, and the
+    # sweep fails a run whose worker died (credentials.testing).
+    test_run = models.UUIDField(null=True, blank=True, editable=False)
+    test_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    test_failures = models.PositiveIntegerField(
+        default=0, db_default=0, editable=False, help_text="Failed tests in a row; reset by a pass."
+    )
+    # Database defaults too, so that rows inserted by plain SQL (bulk loads) get them.
+    retest_daily = models.BooleanField(
+        default=False, db_default=False, help_text="Test this credential again every day and record the result."
+    )
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", editable=False

@@ -50,6 +50,7 @@ SECRET_PLACEHOLDER = "********"  # noqa: S105  (a marker, not a password)
 
 _UPDATABLE = {
     "name", "fields", "environment", "description", "tags", "expires_at", "is_active", "allowed_hosts", "team",
+    "retest_daily",
 }  # fmt: skip
 
 
@@ -69,6 +70,7 @@ def credential_create(
     expires_at: datetime | None = None,
     allowed_hosts: Sequence[str] | None = None,
     team: Any = None,
+    retest_daily: bool = False,
     ip: str | None = None,
 ) -> Credential:
     """Validate with the type's schema, encrypt, store and audit, in one transaction."""
@@ -109,6 +111,7 @@ def credential_create(
         tags=[t.strip() for t in tags],
         expires_at=expires_at,
         allowed_hosts=hosts,
+        retest_daily=bool(retest_daily),
         created_by=actor,
         updated_by=actor,
         created_at=now,
@@ -179,6 +182,8 @@ def credential_update(
     check_attributes(changes, errors)
     if "fields" in changes and not isinstance(changes["fields"], Mapping):
         errors["fields"] = ["Expected an object mapping field names to values."]
+    if "retest_daily" in changes and not isinstance(changes["retest_daily"], bool):
+        errors["retest_daily"] = ["Enter true or false."]
 
     with transaction.atomic():
         credential = lock_credential_for(actor, credential_id, CHANGE)
@@ -269,7 +274,7 @@ def credential_update(
 def _apply_attributes(credential: Credential, changes: Mapping[str, Any], errors: dict) -> dict[str, Any]:
     """Set the valid clear attributes that differ; return their old and new values."""
     diff: dict[str, Any] = {}
-    for attribute in ("name", "environment", "description", "tags", "expires_at", "is_active"):
+    for attribute in ("name", "environment", "description", "tags", "expires_at", "is_active", "retest_daily"):
         if attribute not in changes or attribute in errors:
             continue
         new = changes[attribute]

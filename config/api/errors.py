@@ -2,7 +2,7 @@
 
 Service exceptions map here, so that views stay thin: not found or hidden is 404, visible but
 not allowed is 403, bad input is 400 with field-level messages, a stale version is 409 (or
-412 when the client sent If-Match).
+412 when the client sent If-Match), an unreachable task queue is 503.
 """
 
 from __future__ import annotations
@@ -17,7 +17,13 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from credentials.errors import CredentialNotFound, CredentialPermissionDenied, InvalidCredential, StaleVersion
+from credentials.errors import (
+    CredentialNotFound,
+    CredentialPermissionDenied,
+    InvalidCredential,
+    StaleVersion,
+    TestQueueUnavailable,
+)
 
 
 class Conflict(exceptions.APIException):
@@ -30,6 +36,12 @@ class PreconditionFailed(exceptions.APIException):
     status_code = status.HTTP_412_PRECONDITION_FAILED
     default_detail = "The resource changed since you read it."
     default_code = "precondition_failed"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "A service this request needs is unavailable; try again later."
+    default_code = "unavailable"
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -62,6 +74,8 @@ def _as_api_exception(exc: Exception) -> Exception:
         return exceptions.ValidationError(exc.as_dict())
     if isinstance(exc, StaleVersion):
         return Conflict(str(exc))
+    if isinstance(exc, TestQueueUnavailable):
+        return ServiceUnavailable(str(exc))
     if isinstance(exc, RequestDataTooBig):  # else Django's HTML 400, and an error logged
         return PayloadTooLarge(f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
     if isinstance(exc, Http404):

@@ -25,6 +25,7 @@ _MEANINGS = {
     415: "The body must be JSON, sent as Content-Type: application/json.",
     428: "Send the version you read, in the body or as If-Match.",
     429: "Too many requests; retry after the time in Retry-After.",
+    503: "A service the request needs (the task queue) is unreachable; nothing was started. Try again later.",
 }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from rest_framework import serializers
 
 from credentials.permissions import FLAGS, VIEW
+from credentials.testing import is_flagged
 from credentials.type_cache import type_by_pk
 
 # --- Input --------------------------------------------------------------------------------------
@@ -66,6 +67,7 @@ class CredentialCreateInput(StrictInput):
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
     team = StrictCharField(max_length=150, required=False, allow_null=True, help_text="A group's name.")
     allowed_hosts = _hosts()
+    retest_daily = StrictBooleanField(required=False, help_text="Test it again every day and record the result.")
 
 
 class CredentialUpdateInput(StrictInput):
@@ -80,6 +82,7 @@ class CredentialUpdateInput(StrictInput):
     team = StrictCharField(max_length=150, required=False, allow_null=True)
     allowed_hosts = _hosts()
     is_active = StrictBooleanField(required=False)
+    retest_daily = StrictBooleanField(required=False, help_text="Test it again every day and record the result.")
     version = serializers.IntegerField(
         min_value=1, required=False, help_text="The version you read; or send it as If-Match."
     )
@@ -141,6 +144,9 @@ class CredentialOutput(serializers.Serializer):
     test_status = serializers.CharField()
     last_tested = serializers.DateTimeField(allow_null=True)
     test_message = serializers.CharField(allow_null=True)
+    test_failures = serializers.IntegerField(help_text="Failed tests in a row.")
+    test_flagged = serializers.BooleanField(help_text="Failed CREDENTIAL_TEST_FLAG_AFTER tests or more in a row.")
+    retest_daily = serializers.BooleanField(help_text="Tested again every day.")
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -148,6 +154,12 @@ class CredentialOutput(serializers.Serializer):
         child=serializers.ChoiceField(choices=["use", "view", "change", "delete", "share"]),
         help_text="What you may do with this credential.",
     )
+
+
+class TestRequestOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    test_status = serializers.ChoiceField(choices=["running", "passed", "failed"])
+    status_url = serializers.CharField(help_text="Poll it: test_status becomes passed or failed, with test_message.")
 
 
 class ShareOutput(serializers.Serializer):
@@ -214,7 +226,8 @@ class CredentialTypeOutput(serializers.Serializer):
 ROW_COLUMNS = (
     "id", "name", "type_id", "environment", "owner_id", "owner__username", "team__name", "description",
     "tags", "is_active", "expires_at", "allowed_hosts", "public_fields", "secrets_set", "metadata",
-    "test_status", "last_tested", "test_message", "version", "created_at", "updated_at", *FLAGS,
+    "test_status", "last_tested", "test_message", "test_failures", "retest_daily", "version", "created_at",
+    "updated_at", *FLAGS,
 )  # fmt: skip
 
 
@@ -252,6 +265,9 @@ def credential_output(row: Mapping[str, Any], permissions: list[str], now: Any) 
         "test_status": row["test_status"],
         "last_tested": row["last_tested"],
         "test_message": row["test_message"] if may_view else None,
+        "test_failures": row["test_failures"],
+        "test_flagged": is_flagged(row["test_failures"]),
+        "retest_daily": row["retest_daily"],
         "version": row["version"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],

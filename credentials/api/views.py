@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
@@ -26,7 +27,7 @@ from audit.api.serializers import AuditEventOutput, audit_event_output
 from config.api.errors import PreconditionFailed, PreconditionRequired
 from config.api.pagination import OneQueryPageNumberPagination
 from config.api.schema import errors_for
-from credentials import selectors, services, sharing
+from credentials import selectors, services, sharing, testing
 from credentials.api.serializers import (
     ROW_COLUMNS,
     CredentialCreateInput,
@@ -36,6 +37,7 @@ from credentials.api.serializers import (
     ListFilters,
     ShareInput,
     ShareOutput,
+    TestRequestOutput,
     UnshareFilters,
     UsageOutput,
     credential_output,
@@ -241,6 +243,26 @@ class CredentialViewSet(_CredentialRoute):
         events = selectors.credential_audit_events_for_user(request.user, self.credential)
         page = self.paginate_queryset(events)
         return self.get_paginated_response([audit_event_output(event) for event in page])
+
+    @extend_schema(
+        summary="Test the credential against its server, as a background task",
+        description="Answers 202 at once; poll the credential (status_url) until test_status is passed or "
+        "failed. A test already running is not started again. Needs *use*.",
+        parameters=[_ID],
+        request=None,
+        responses={202: TestRequestOutput, **errors_for(401, 403, 404, 503)},
+    )
+    @action(detail=True, methods=["post"], url_path="test", pagination_class=None)
+    def run_test(self, request: Request, pk: str) -> Response:
+        credential = testing.credential_test_request(
+            actor=request.user, credential_id=self.credential.pk, ip=client_ip(request)
+        )
+        status_url = reverse("credential-detail", kwargs={"pk": credential.pk})
+        return Response(
+            {"id": credential.pk, "test_status": credential.test_status, "status_url": status_url},
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": status_url},
+        )
 
     @extend_schema(
         summary="When and by which services the secret was last used",

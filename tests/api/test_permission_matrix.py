@@ -66,6 +66,10 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "OPTIONS /api/credentials/{id}/usage/":             (401, 404, 200, 200, 200, 200, 200, 200, 200, 200),
     "DELETE /api/credentials/{id}/usage/":              (401, 404, 405, 405, 405, 405, 405, 405, 405, 405),
 
+    "POST /api/credentials/{id}/test/":                 (401, 404, 202, 403, 403, 202, 202, 202, 202, 202),
+    "OPTIONS /api/credentials/{id}/test/":              (401, 404, 200, 200, 200, 200, 200, 200, 200, 200),
+    "GET /api/credentials/{id}/test/":                  (401, 404, 405, 405, 405, 405, 405, 405, 405, 405),
+
     "GET /api/credentials/{id}/shares/":                (401, 404, 403, 200, 200, 403, 200, 200, 200, 200),
     "POST /api/credentials/{id}/shares/":               (401, 404, 403, 403, 403, 403, 200, 200, 200, 200),
     "DELETE /api/credentials/{id}/shares/?user={bystander}&permissions=use":
@@ -221,6 +225,8 @@ EFFECTS: dict[str, Callable[[World, str], bool]] = {
         _stored(w).description == f"patched by {role}" and _stored(w).version == w.credential.version + 1
     ),
     "DELETE /api/credentials/{id}/": lambda w, role: _stored(w) is None,
+    # Queued when the request's transaction commits, which this test's transaction never does.
+    "POST /api/credentials/{id}/test/": lambda w, role: _stored(w).test_status == "running",
     "POST /api/credentials/{id}/shares/": lambda w, role: (
         _shares_of(w, w.bystander) == {"use_credential", "view_credential"}
     ),
