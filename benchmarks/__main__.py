@@ -20,6 +20,8 @@ FIGURES = (
     "benchmarks.reveal",
     "benchmarks.create",
     "benchmarks.list",
+    "benchmarks.rotation",
+    "benchmarks.credential_tests",
 )
 
 
@@ -117,7 +119,7 @@ def format_table(results: list[FigureResult]) -> str:
             f"{r.baseline.p50_us:,.1f}",
             f"{r.baseline.mean_us:,.1f}",
             f"{r.op.n:,}",
-            f"{len(r.op_queries)}/{len(r.baseline_queries)}",
+            f"{len(r.op_queries)}/{len(r.baseline_queries)}" if r.op_queries or r.baseline_queries else "-",
             f"{r.ratio:.2f}",
             "(info)" if r.informational else f"≤ {r.goal:g}",
             "-" if r.informational else "PASS" if r.passed else "MISS",
@@ -136,7 +138,11 @@ def format_table(results: list[FigureResult]) -> str:
         "BEGIN and COMMIT included (each a round trip); --sql lists them. "
         "(info): shown for comparison, no goal."
     )
-    return "\n".join([*lines, "", notes])
+    figure_notes = []
+    for r in results:
+        figure_notes += [f"{r.name}: {note}" for note in r.notes]
+        figure_notes += [f"{r.name}: also required, {what}: {'met' if ok else 'MISS'}" for what, ok in r.also_required]
+    return "\n".join([*lines, "", notes, *figure_notes])
 
 
 def format_sql(result: FigureResult) -> str:

@@ -112,8 +112,8 @@ def migrate() -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
-def seed(database: str) -> BenchContext:
-    """Empty the credential and audit tables, then store SEED_CREDENTIALS credentials.
+def fill_credentials(count: int, *, owner_name: str, name_prefix: str, chunk: int = 5000) -> tuple[Any, Any, dict]:
+    """Empty the credential and audit tables, then store ``count`` credentials; return (owner, first, fields).
 
     One credential goes through credential_create, so its payload has exactly the shape
     the service writes; the others are that payload sealed again by the real KeyRing under
@@ -127,27 +127,27 @@ def seed(database: str) -> BenchContext:
     from credentials.services import credential_create
     from tests.factories import valid_fields
 
-    started = time.perf_counter()
+    width = len(str(count))
     with connection.cursor() as cursor:
         # CASCADE: whatever else points at credentials in this database is benchmark debris too.
         cursor.execute("TRUNCATE audit_auditevent, credentials_credential RESTART IDENTITY CASCADE")
-    owner, _ = get_user_model().objects.get_or_create(username="bench-owner")
+    owner, _ = get_user_model().objects.get_or_create(username=owner_name)
 
     fields = valid_fields(TYPE_SLUG, secret=secrets.token_urlsafe(TOKEN_LENGTH)[:TOKEN_LENGTH])
-    template = credential_create(actor=owner, type_slug=TYPE_SLUG, name="bench-00000", fields=fields)
+    template = credential_create(actor=owner, type_slug=TYPE_SLUG, name=f"{name_prefix}{0:0{width}d}", fields=fields)
     keyring = get_keyring()
     payload = keyring.open(
         credential_id=template.pk, type_slug=TYPE_SLUG, ciphertext=template.ciphertext, key_id=template.key_id
     )
 
     rows = []
-    for number in range(1, SEED_CREDENTIALS):
+    for number in range(1, count):
         credential_id = uuid.uuid4()
         sealed = keyring.seal(credential_id=credential_id, type_slug=TYPE_SLUG, data=payload)
         rows.append(
             Credential(
                 id=credential_id,
-                name=f"bench-{number:05d}",
+                name=f"{name_prefix}{number:0{width}d}",
                 type=template.type,
                 environment=template.environment,
                 owner=owner,
@@ -161,8 +161,25 @@ def seed(database: str) -> BenchContext:
                 updated_by=owner,
             )
         )
+        if len(rows) == chunk:  # bounded memory however many rows are asked for
+            with transaction.atomic():
+                Credential.objects.bulk_create(rows, batch_size=1000)
+            rows = []
     with transaction.atomic():
         Credential.objects.bulk_create(rows, batch_size=1000)
+    return owner, template, fields
+
+
+def seed(database: str) -> BenchContext:
+    """Store SEED_CREDENTIALS credentials (fill_credentials) and describe them for the figures."""
+    from django.db import connection
+
+    from credentials.crypto import get_keyring
+    from credentials.models import Credential
+
+    started = time.perf_counter()
+    owner, template, fields = fill_credentials(SEED_CREDENTIALS, owner_name="bench-owner", name_prefix="bench-")
+    keyring = get_keyring()
     with connection.cursor() as cursor:
         # Fresh statistics, so the planner sees 10,000 rows rather than an empty table.
         cursor.execute("VACUUM ANALYZE credentials_credential")

@@ -1,4 +1,4 @@
-"""The answer to a login refused after too many failures (django-axes): JSON for the API, text elsewhere."""
+"""The answer to a login refused after too many failures (django-axes): JSON for the API, a page elsewhere."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 
 
 def lockout_response(request: HttpRequest, original_response: Any = None, credentials: Any = None) -> HttpResponse:
@@ -15,6 +16,6 @@ def lockout_response(request: HttpRequest, original_response: Any = None, creden
     if request.path.startswith("/api/"):
         response = JsonResponse({"detail": message, "code": "locked_out"}, status=429)
     else:
-        response = HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
+        response = render(request, "registration/locked_out.html", {"message": message}, status=429)
     response["Retry-After"] = str(minutes * 60)
     return response

@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from config.devfiles import (
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "axes",
+    "csp",
     "credentials",
     "audit",
     "plugins",
@@ -76,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Last, so that it sees the response of a login that axes refused.
     "axes.middleware.AxesMiddleware",
 ]
@@ -139,9 +142,65 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# Celery (tasks arrive with their own issue): without a broker, tasks run in-process.
+# Credential tests (credentials.testing): how long one may run before the sweep calls it failed,
+# how many failures in a row flag a credential, and the hour (UTC) of the daily re-test.
+CREDENTIAL_TEST_TIME_LIMIT = int(os.environ.get("CREDENTIAL_TEST_TIME_LIMIT", "60"))
+CREDENTIAL_TEST_FLAG_AFTER = int(os.environ.get("CREDENTIAL_TEST_FLAG_AFTER", "3"))
+CREDENTIAL_RETEST_HOUR = int(os.environ.get("CREDENTIAL_RETEST_HOUR", "3"))
+
+# Celery, with Redis as broker. Without a broker (the embedded default) tasks run in-process
+# when queued. Tasks take ids and keep their state on our rows: there is no result backend.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# Acknowledged after running, so a worker that dies mid-test leaves the message to be redelivered;
+# the tasks are idempotent (a run id on the row), so a redelivery never tests twice.
+CELERY_TASK_ACKS_LATE = True
+# Tests are slow network calls: a worker takes one at a time rather than hoarding four per process.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = CREDENTIAL_TEST_TIME_LIMIT
+CELERY_TASK_SOFT_TIME_LIMIT = max(CREDENTIAL_TEST_TIME_LIMIT - 10, 1)
+# A request must learn quickly that the broker is down (it answers 503), not hang for minutes.
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10, "visibility_timeout": 3600}
+# Celery's Django fix-up closes the database connection before and after every task unless told
+# to reuse it, and each test would pay a second connection; reused as web processes reuse theirs.
+CELERY_DB_REUSE_MAX = 100
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the LOGGING below, in workers as in web processes
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stuck-credential-tests": {"task": "credentials.sweep_stuck_tests", "schedule": 60.0},
+    "retest-credentials-daily": {
+        "task": "credentials.retest_scheduled",
+        "schedule": crontab(minute=0, hour=CREDENTIAL_RETEST_HOUR),
+    },
+}
+
+# The site's pages: Django's login views, then the credential list.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "credentials:list"
+LOGOUT_REDIRECT_URL = "login"
+
+# Content Security Policy (django-csp): the pages load their one stylesheet and scripts from this
+# site and run no inline script, so an injected <script> or handler would not run. The admin runs
+# under the same policy; the API docs (drf-spectacular's split view, made for this) also allow
+# inline styles (config/urls.py). The browser tests fail on any refusal in the console.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # Cookies and framing: strict outside DEBUG, where the site is served over HTTPS.
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG)

@@ -1,9 +1,11 @@
-"""Top-level URLs: the admin, the JSON API with its schema and docs; the site's pages arrive with their issue."""
+"""Top-level URLs: the site's pages, the admin, and the JSON API with its schema and docs."""
 
+from csp.decorators import csp_update
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
+from django.templatetags.static import static
 from django.urls import include, path, re_path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config.api.token import ObtainTokenView
@@ -14,12 +16,24 @@ def _api_not_found(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"detail": "No such endpoint.", "code": "not_found"}, status=404)
 
 
+# Swagger UI sets style attributes as it renders; its scripts still come only from this site.
+api_docs = csp_update({"style-src": ["'unsafe-inline'"]})(SpectacularSwaggerSplitView.as_view(url_name="api-schema"))
+
+
+def _favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """Browsers ask for /favicon.ico on every page, the admin's included."""
+    return HttpResponseRedirect(static("latchkey/favicon.svg"))
+
+
 urlpatterns = [
+    path("favicon.ico", _favicon),
     path("admin/", admin.site.urls),
     path("api/auth/token/", ObtainTokenView.as_view(), name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", api_docs, name="api-docs"),
     path("api/", include("credentials.api.urls")),
     re_path(r"^api/", _api_not_found),
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("credentials.urls")),
 ]

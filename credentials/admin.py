@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
@@ -23,11 +22,13 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from credentials import types
 from credentials.admin_sharing import CredentialSharingAdminMixin
-from credentials.errors import CredentialNotFound
+from credentials.errors import CredentialNotFound, TestQueueUnavailable
 from credentials.forms import CredentialForm, schema_field_names
 from credentials.models import Credential, CredentialType
-from credentials.selectors import credential_list_for_user, credential_type_list
+from credentials.selectors import credential_list_for_user, credential_type_list, credential_types_by_category
 from credentials.services import credential_delete
+from credentials.testers.custom import validate_test_spec
+from credentials.testing import credential_test_request
 
 
 def _client_ip(request: HttpRequest) -> str | None:
@@ -83,6 +84,17 @@ class CredentialTypeForm(forms.ModelForm):
                 ]
             ) from None
         return schema
+
+    def clean_test_spec(self) -> Any:
+        spec = self.cleaned_data.get("test_spec") or {}
+        try:
+            fields = types.parse_schema(self.cleaned_data.get("schema"))
+        except types.SchemaErrors:
+            return spec  # the schema's own errors are shown on it
+        problems = validate_test_spec(spec, fields)
+        if problems:
+            raise ValidationError(problems)
+        return spec
 
 
 @admin.action(description="Delete selected credential types", permissions=["delete"])
@@ -147,9 +159,11 @@ class CredentialAdminForm(CredentialForm):
         return self.instance
 
 
-ADD_ATTRIBUTES = ["name", "environment", "team", "description", "tags", "expires_at"]
-CHANGE_ATTRIBUTES = ["name", "environment", "description", "tags", "expires_at", "is_active", "version"]
-VIEW_ATTRIBUTES = ["name", "environment", "description", "tags", "expires_at", "is_active", "allowed_hosts"]
+ADD_ATTRIBUTES = ["name", "environment", "team", "description", "tags", "expires_at", "retest_daily"]
+CHANGE_ATTRIBUTES = ["name", "environment", "description", "tags", "expires_at", "is_active", "retest_daily", "version"]
+VIEW_ATTRIBUTES = [
+    "name", "environment", "description", "tags", "expires_at", "is_active", "retest_daily", "allowed_hosts",
+]  # fmt: skip
 STORED_FACTS = [
     "type",
     "owner",
@@ -159,21 +173,13 @@ STORED_FACTS = [
     "current_version",
     "key_id",
     "last_test",
+    "retest_daily",
     "created_by",
     "created_at",
     "updated_by",
     "updated_at",
 ]
 CHOOSE_TYPE_TEMPLATE = "admin/credentials/credential/choose_type.html"
-CATEGORY_LABELS = {"git": "Git", "database": "Databases", "api": "HTTP APIs", "other": "Other"}
-
-
-def _types_by_category(credential_types: Iterable[CredentialType]) -> list[tuple[str, list[CredentialType]]]:
-    groups: dict[str, list[CredentialType]] = {}
-    for credential_type in credential_types:
-        label = CATEGORY_LABELS.get(credential_type.category, credential_type.category.replace("_", " ").capitalize())
-        groups.setdefault(label, []).append(credential_type)
-    return list(groups.items())
 
 
 @admin.register(Credential)
@@ -192,6 +198,29 @@ class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):
     list_filter = ("type", "environment", "is_active", "test_status", "team", "expires_at")
     search_fields = ("name", "description", "environment", "owner__username")
     view_on_site = False
+
+    class Media:
+        # Shows a schema field only while its condition holds, as on the site's own pages.
+        js = ("latchkey/conditional.js",)
+
+    actions = ["test_selected"]
+
+    @admin.action(description="Test the selected credentials")
+    def test_selected(self, request: HttpRequest, queryset: QuerySet[Credential]) -> None:
+        queued, refused = 0, []
+        for credential in queryset:
+            try:
+                credential_test_request(actor=request.user, credential_id=credential.pk, ip=_client_ip(request))
+            except (CredentialNotFound, PermissionDenied):
+                refused.append(credential.name)
+            except TestQueueUnavailable as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return
+            else:
+                queued += 1
+        self.message_user(request, f"{queued} test(s) queued; their results appear under 'Last test'.")
+        if refused:
+            self.message_user(request, f"You may not use: {', '.join(refused)}.", messages.WARNING)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Credential]:
         # The selector decides what this user sees, and never loads the ciphertext.
@@ -229,7 +258,7 @@ class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": "Choose a credential type",
-            "categories": _types_by_category(credential_type_list()),
+            "categories": credential_types_by_category(),
             "unknown_type": request.GET.get("type", ""),
         }
         return TemplateResponse(request, CHOOSE_TYPE_TEMPLATE, context)
@@ -319,6 +348,8 @@ class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):
         if not obj.last_tested:
             return obj.get_test_status_display()
         summary = f"{obj.get_test_status_display()} at {obj.last_tested:%Y-%m-%d %H:%M:%S %Z}"
+        if obj.test_failures > 1:
+            summary += f" ({obj.test_failures} failures in a row)"
         return f"{summary}: {obj.test_message}" if obj.test_message else summary
 
     @admin.display(description="Values")

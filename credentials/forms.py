@@ -206,6 +206,9 @@ class CredentialForm(forms.Form):
         help_text="After this time the credential can no longer be used.",
     )
     is_active = forms.BooleanField(required=False, label="Active")
+    retest_daily = forms.BooleanField(
+        required=False, label="Test daily", help_text="Test it again every day and record the result."
+    )
     allowed_hosts = ListField(
         separator=_HOST_SEPARATORS,
         joiner="\n",
@@ -242,6 +245,7 @@ class CredentialForm(forms.Form):
             # The input shows whole seconds; compare like with like so an untouched field is unchanged.
             "expires_at": credential.expires_at.replace(microsecond=0) if credential.expires_at else None,
             "is_active": credential.is_active,
+            "retest_daily": credential.retest_daily,
             "allowed_hosts": list(credential.allowed_hosts),
             "version": credential.version,
         }
@@ -281,13 +285,45 @@ class CredentialForm(forms.Form):
     def schema_field_names(self) -> list[str]:
         return schema_field_names(self.type_spec, self.credential)
 
+    def sections(self) -> list[tuple[str, list[forms.BoundField]]]:
+        """The visible inputs grouped for a page: the credential, its type's fields, its destinations."""
+        attributes = [
+            self[name] for name in self.attribute_field_names() if name != "allowed_hosts" and not self[name].is_hidden
+        ]
+        return [
+            ("Credential", attributes),
+            (f"{self.type_spec.name} fields", [self[name] for name in self.schema_field_names()]),
+            ("Destinations", [self["allowed_hosts"]]),
+        ]
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        self._ignore_hidden_by_condition(cleaned)
         self._check_version(cleaned)
         for spec in _shown_fields(self.type_spec):
             if cleaned.get(CLEAR_PREFIX + spec.name) and cleaned.get(form_field_name(spec.name)):
                 self.add_error(CLEAR_PREFIX + spec.name, "Enter a new value or clear the stored one, not both.")
         return cleaned
+
+    def _ignore_hidden_by_condition(self, cleaned: dict[str, Any]) -> None:
+        """A field whose condition does not hold is hidden on the page: its input is neither checked nor kept.
+
+        The page's script disables such inputs, but a browser without it (or a crafted post)
+        may still send one; the validator would drop its value, and its errors must go too.
+        """
+        values: dict[str, Any] = {}
+        self.hidden_by_condition: set[str] = set()
+        for spec in _shown_fields(self.type_spec):
+            name = form_field_name(spec.name)
+            if spec.is_shown(values):
+                value = cleaned.get(name)
+                # As the validator sees it: a blank input takes the field's default.
+                values[spec.name] = spec.default if value in (None, "") and spec.default is not None else value
+                continue
+            self.hidden_by_condition.add(spec.name)
+            for hidden in (name, CLEAR_PREFIX + spec.name):
+                self.errors.pop(hidden, None)
+                cleaned.pop(hidden, None)
 
     def _check_version(self, cleaned: dict[str, Any]) -> None:
         # An error on a hidden input would be invisible: say it where the user reads it.
@@ -310,6 +346,8 @@ class CredentialForm(forms.Form):
         values: dict[str, Any] = {}
         for spec in _shown_fields(self.type_spec):
             name = form_field_name(spec.name)
+            if spec.name in self.hidden_by_condition:
+                continue
             if self.cleaned_data.get(CLEAR_PREFIX + spec.name):
                 values[spec.name] = None
                 continue
@@ -337,13 +375,14 @@ class CredentialForm(forms.Form):
             "expires_at": data["expires_at"],
             "allowed_hosts": data["allowed_hosts"] or None,
             "team": data.get("team"),
+            "retest_daily": data["retest_daily"],
         }
 
     @sensitive_variables("changes", "fields")
     def update_changes(self) -> dict[str, Any]:
         """Only what the user changed: the service compares, audits and bumps the version."""
         changed = set(self.changed_data)
-        attributes = ("name", "environment", "description", "tags", "expires_at", "is_active")
+        attributes = ("name", "environment", "description", "tags", "expires_at", "is_active", "retest_daily")
         changes = {name: self.cleaned_data[name] for name in attributes if name in changed}
         if "allowed_hosts" in changed and self.cleaned_data["allowed_hosts"]:
             changes["allowed_hosts"] = self.cleaned_data["allowed_hosts"]

@@ -130,3 +130,16 @@ def credential_shares_for_user(user: Any, credential: Credential) -> list[Share]
 def credential_type_list(*, include_inactive: bool = False) -> QuerySet[CredentialType]:
     queryset = CredentialType.objects.all()
     return queryset if include_inactive else queryset.filter(is_active=True)
+
+
+CATEGORY_LABELS = {"git": "Git", "database": "Databases", "api": "HTTP APIs", "other": "Other"}
+
+
+def credential_types_by_category() -> list[tuple[str, list[CredentialType]]]:
+    """The active types grouped under their category's label, for a "choose a type" page."""
+    groups: dict[str, list[CredentialType]] = {}
+    for credential_type in credential_type_list():
+        category = credential_type.category
+        label = CATEGORY_LABELS.get(category, category.replace("_", " ").capitalize())
+        groups.setdefault(label, []).append(credential_type)
+    return list(groups.items())

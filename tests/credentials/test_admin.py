@@ -18,6 +18,7 @@ from audit.models import AuditAction, AuditEvent
 from credentials.models import Credential, CredentialType
 from credentials.services import credential_reveal, credential_update
 from tests.factories import BUILTIN_SLUGS, make_credential, make_user, ssh_keypair, valid_fields
+from tests.form_data import add_data, data_sent_back
 
 pytestmark = pytest.mark.django_db
 
@@ -41,41 +42,9 @@ def change_url(credential: Credential) -> str:
     return reverse("admin:credentials_credential_change", args=[credential.pk])
 
 
-def add_data(type_slug: str, fields: dict[str, Any], **attributes: str) -> dict[str, str]:
-    """The add form as a person fills it in: attributes, then the type's fields (prefixed)."""
-    data = {
-        "name": f"{type_slug}-{uuid.uuid4().hex[:6]}",
-        "environment": "production",
-        "team": "",
-        "description": "",
-        "tags": "",
-        "expires_at": "",
-        "allowed_hosts": "",
-    }
-    data.update(attributes)
-    for name, value in fields.items():
-        if value is True:
-            data[f"field__{name}"] = "on"
-        elif value is not False:
-            data[f"field__{name}"] = str(value)
-    return data
-
-
 def browser_data(response) -> dict[str, str]:
     """What a browser sends back from the rendered admin form when nothing is touched."""
-    form = response.context["adminform"].form
-    data: dict[str, str] = {}
-    for name, field in form.fields.items():
-        value = form[name].value()
-        if isinstance(field.widget, forms.CheckboxInput):
-            if value:
-                data[name] = "on"
-            continue
-        shown = field.widget.format_value(value)
-        if isinstance(shown, list):
-            shown = shown[0] if shown else ""
-        data[name] = "" if shown is None else str(shown)
-    return data
+    return data_sent_back(response.context["adminform"].form)
 
 
 def form_errors(response) -> dict[str, list[str]]:

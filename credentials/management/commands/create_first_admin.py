@@ -24,6 +24,6 @@ class Command(BaseCommand):
                 "\n  First admin account created. This password is shown once and stored nowhere:\n"
                 f"    user:     {username}\n"
                 f"    password: {password}\n"
-                "  Log in at http://127.0.0.1:8000/admin/ and change it there.\n"
+                "  Log in at http://127.0.0.1:8000/ (the site) or /admin/, and change it in the admin.\n"
             )
         )

@@ -1,0 +1,19 @@
+"""The site's own pages for credentials: list, create from a type's schema, detail, test, edit, share, delete."""
+
+from django.urls import path
+
+from credentials.views import detail, editing, listing, sharing, testing
+
+app_name = "credentials"
+
+urlpatterns = [
+    path("", listing.credential_list, name="list"),
+    path("credentials/new/", editing.choose_type, name="choose-type"),
+    path("credentials/new/<slug:type_slug>/", editing.credential_create_page, name="create"),
+    path("credentials/<uuid:pk>/", detail.credential_detail, name="detail"),
+    path("credentials/<uuid:pk>/test/", testing.credential_test_page, name="test"),
+    path("credentials/<uuid:pk>/edit/", editing.credential_edit_page, name="edit"),
+    path("credentials/<uuid:pk>/delete/", editing.credential_delete_page, name="delete"),
+    path("credentials/<uuid:pk>/shares/", sharing.credential_shares_page, name="shares"),
+    path("credentials/<uuid:pk>/shares/remove/", sharing.credential_unshare_page, name="unshare"),
+]

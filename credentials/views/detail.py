@@ -1,0 +1,58 @@
+"""One credential's page: what it is, where it may go, which secrets are set, who shares it, what used it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from credentials.models import Credential
+from credentials.permissions import SHARE, VIEW
+from credentials.selectors import (
+    credential_audit_events_for_user,
+    credential_shares_for_user,
+    credential_usage_for_user,
+)
+from credentials.testing import is_flagged
+from credentials.views.common import icon_of, visible_credential
+
+RECENT_EVENTS = 20
+
+
+def field_rows(credential: Credential) -> list[dict[str, Any]]:
+    """The type's fields in schema order: a non-secret one with its clear value, a secret one only as set or not."""
+    rows = []
+    for spec in credential.type.spec.fields:
+        if spec.type == "hidden":
+            continue
+        if spec.secret:
+            rows.append({"label": spec.label, "secret": True, "is_set": spec.name in credential.secrets_set})
+        elif spec.name in credential.public_fields:
+            rows.append({"label": spec.label, "secret": False, "value": credential.public_fields[spec.name]})
+    return rows
+
+
+@login_required
+@require_safe
+def credential_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    credential, allowed = visible_credential(request, pk)
+    context: dict[str, Any] = {
+        "credential": credential,
+        "allowed": allowed,
+        "icon": icon_of(credential.type.icon),
+        "can_view": VIEW in allowed,
+        "flagged": is_flagged(credential.test_failures),
+    }
+    # *use* alone shows what the list shows; the rest needs *view* (share, for who it is shared with).
+    if VIEW in allowed:
+        context.update(
+            fields=field_rows(credential),
+            usage=credential_usage_for_user(request.user, credential),
+            events=list(credential_audit_events_for_user(request.user, credential)[:RECENT_EVENTS]),
+        )
+    if VIEW in allowed or SHARE in allowed:
+        context["shares"] = credential_shares_for_user(request.user, credential)
+    return render(request, "credentials/detail.html", context)

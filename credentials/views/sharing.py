@@ -1,0 +1,84 @@
+"""Who may use, view or change a credential: the list of shares, adding one, and taking one back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from credentials.errors import CredentialNotFound, CredentialPermissionDenied, InvalidCredential
+from credentials.permissions import SHARE
+from credentials.selectors import credential_shares_for_user
+from credentials.share_form import ShareForm
+from credentials.sharing import credential_share, credential_unshare
+from credentials.views.common import client_ip, require, visible_credential
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def credential_shares_page(request: HttpRequest, pk: Any) -> HttpResponse:
+    credential, allowed = visible_credential(request, pk)
+    try:
+        shares = credential_shares_for_user(request.user, credential)
+    except CredentialPermissionDenied as exc:
+        raise PermissionDenied(str(exc)) from None
+    form = ShareForm(request.POST or None) if SHARE in allowed else None
+    if request.method == "POST":
+        require(allowed, SHARE, "You may not share this credential.")
+        if form.is_valid():
+            try:
+                share = credential_share(
+                    actor=request.user,
+                    credential_id=credential.pk,
+                    permissions=form.cleaned_data["permissions"],
+                    ip=client_ip(request),
+                    **form.grantee(),
+                )
+            except InvalidCredential as exc:
+                form.add_service_errors(exc)
+            except CredentialNotFound:
+                raise Http404("Credential not found.") from None
+            else:
+                messages.success(request, f"Shared with {share.name}: {', '.join(share.permissions)}.")
+                return redirect("credentials:shares", pk=credential.pk)
+    context = {"credential": credential, "allowed": allowed, "shares": shares, "form": form}
+    return render(request, "credentials/shares.html", context)
+
+
+@login_required
+@require_POST
+def credential_unshare_page(request: HttpRequest, pk: Any) -> HttpResponse:
+    credential, allowed = visible_credential(request, pk)
+    require(allowed, SHARE, "You may not change who this credential is shared with.")
+    grantee = _grantee(request.POST.get("kind", ""), request.POST.get("id", ""))
+    if grantee is None:
+        messages.error(request, "That share no longer exists.")
+        return redirect("credentials:shares", pk=credential.pk)
+    try:
+        share = credential_unshare(actor=request.user, credential_id=credential.pk, ip=client_ip(request), **grantee)
+    except CredentialNotFound:
+        raise Http404("Credential not found.") from None
+    except InvalidCredential as exc:
+        messages.error(request, " ".join(message for problems in exc.errors.values() for message in problems))
+    else:
+        messages.success(request, f"{share.name} no longer has access.")
+    return redirect("credentials:shares", pk=credential.pk)
+
+
+def _grantee(kind: str, grantee_id: str) -> dict[str, Any] | None:
+    if not grantee_id.isdigit():
+        return None
+    if kind == "user":
+        user = get_user_model().objects.filter(pk=int(grantee_id)).first()
+        return {"user": user} if user is not None else None
+    if kind == "group":
+        group = Group.objects.filter(pk=int(grantee_id)).first()
+        return {"group": group} if group is not None else None
+    return None

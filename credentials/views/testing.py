@@ -1,0 +1,35 @@
+"""The "Test" button: queue a credential test (needs *use*); the detail page shows its status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
+
+from credentials.errors import CredentialNotFound, CredentialPermissionDenied, TestQueueUnavailable
+from credentials.permissions import USE
+from credentials.testing import credential_test_request
+from credentials.views.common import client_ip, require, visible_credential
+
+
+@login_required
+@require_POST
+def credential_test_page(request: HttpRequest, pk: Any) -> HttpResponse:
+    credential, allowed = visible_credential(request, pk)
+    require(allowed, USE, "You may not use this credential.")
+    try:
+        credential_test_request(actor=request.user, credential_id=credential.pk, ip=client_ip(request))
+    except CredentialNotFound:
+        raise Http404("Credential not found.") from None
+    except CredentialPermissionDenied as exc:
+        raise PermissionDenied(str(exc)) from None
+    except TestQueueUnavailable as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.info(request, "The test is running; this page shows its result when it ends.")
+    return redirect("credentials:detail", pk=credential.pk)
