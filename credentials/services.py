@@ -130,6 +130,7 @@ def credential_create(
                 "environment": environment,
                 "allowed_hosts": hosts,
                 "secrets_set": credential.secrets_set,
+                "retest_daily": credential.retest_daily,
             },
             along_with=_insert_statement(credential),
         )

@@ -203,7 +203,9 @@ def _result_statement(credential_id: uuid.UUID, run: uuid.UUID, status: str, mes
     table = connection.ops.quote_name(Credential._meta.db_table)
     sql = (
         f"UPDATE {table} SET test_status = %s, test_message = %s, last_tested = %s, test_run = NULL, "  # noqa: S608
-        "test_started_at = NULL, test_failures = CASE WHEN %s THEN 0 ELSE test_failures + 1 END "
+        # A run the sweep already failed (its id is kept for this) has had its failure counted.
+        "test_started_at = NULL, test_failures = CASE WHEN %s THEN 0 WHEN test_status = 'failed' "
+        "THEN test_failures ELSE test_failures + 1 END "
         "WHERE id = %s AND test_run = %s"
     )
     passed = status == CredentialTestStatus.PASSED

@@ -158,6 +158,7 @@ def _entry(credential: Credential, data: Mapping[str, Any]) -> dict[str, Any]:
         **{attribute: getattr(credential, attribute) for attribute in _ATTRIBUTES},
         "owner": credential.owner.get_username(),
         "team": credential.team.name if credential.team_id else None,
+        "retest_daily": credential.retest_daily,
         "expires_at": credential.expires_at.isoformat() if credential.expires_at else None,
         # The authenticated copies, as the one door trusts them, not the clear columns.
         "allowed_hosts": list(data["allowed_hosts"]),
@@ -239,6 +240,8 @@ def credentials_import(
                     tags=[t.strip() for t in plan.entry["tags"]],
                     is_active=plan.entry["is_active"],
                     expires_at=plan.expires_at,
+                    # Absent from files written before the switch existed: off, as for a new credential.
+                    retest_daily=plan.entry.get("retest_daily") is True,
                     allowed_hosts=plan.hosts,
                     created_at=now,
                     updated_at=now,

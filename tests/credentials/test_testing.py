@@ -207,6 +207,29 @@ def test_the_sweep_fails_tests_stuck_past_their_limit_only(owner):
     assert event.details["trigger"] == "sweep" and event.actor_repr == "system"
 
 
+def test_a_run_reporting_after_the_sweep_failed_it_is_not_counted_twice(owner, monkeypatch):
+    from credentials import testing
+
+    credential = unreachable(owner)
+    credential_test_request(actor=owner, credential_id=credential.pk)
+    run = Credential.objects.get(pk=credential.pk).test_run
+    real_outcome = testing._outcome
+
+    def slow_outcome(*args, **kwargs):
+        # The worker was only slow: while it ran, the sweep took it for dead and failed the test.
+        outcome = real_outcome(*args, **kwargs)
+        Credential.objects.filter(pk=credential.pk).update(test_started_at=timezone.now() - timedelta(hours=1))
+        assert credential_tests_sweep() == 1
+        assert Credential.objects.get(pk=credential.pk).test_failures == 1
+        return outcome
+
+    monkeypatch.setattr(testing, "_outcome", slow_outcome)
+    assert credential_test_run(credential_id=credential.pk, run=run, actor_id=owner.pk) == "failed"
+
+    late = Credential.objects.get(pk=credential.pk)  # its own result replaced the sweep's, counted once
+    assert late.test_failures == 1 and "refused the connection" in late.test_message and late.test_run is None
+
+
 def test_the_daily_retest_takes_active_unexpired_opted_in_credentials(
     owner, eager_tasks, django_capture_on_commit_callbacks
 ):

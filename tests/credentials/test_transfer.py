@@ -51,7 +51,9 @@ def team(owner):
 
 
 def test_export_then_import_with_the_same_ids_restores_every_secret(owner, team, tmp_path):
-    github = make_credential(owner, "github_pat", secret="gh-secret", name="gh", tags=["ci"], description="CI token")
+    github = make_credential(
+        owner, "github_pat", secret="gh-secret", name="gh", tags=["ci"], description="CI token", retest_daily=True
+    )
     ssh = make_credential(owner, "ssh_key", secret="ssh-passphrase", name="deploy", team=team, environment="staging")
     path = tmp_path / "backup.lkx"
     assert "Exported 2 credential(s)" in export(path, "--all")
@@ -64,6 +66,7 @@ def test_export_then_import_with_the_same_ids_restores_every_secret(owner, team,
     assert "Imported 2 credential(s)" in import_(path, "--keep-ids")
     restored = Credential.objects.get(pk=github.pk)
     assert (restored.name, restored.tags, restored.description, restored.owner) == ("gh", ["ci"], "CI token", owner)
+    assert restored.retest_daily is True and Credential.objects.get(pk=ssh.pk).retest_daily is False
     assert Credential.objects.get(pk=ssh.pk).team == team
     assert Credential.objects.get(pk=ssh.pk).environment == "staging"
     assert credential_reveal(actor=owner, credential_id=github.pk, service="t")["token"] == "gh-secret"
