@@ -124,6 +124,11 @@ def test_users_create_share_and_edit_credentials_in_the_browser(browser, live_se
     page.goto(f"{base}/")
     assert page.get_by_role("link", name="orders-db").is_visible()
     screens.shot(page, "list")
+    # The keyboard: the first Tab reaches the skip link, which takes focus past the menu.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
     page.set_viewport_size(PHONE)
     screens.shot(page, "list on a phone")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
