@@ -20,6 +20,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
+from config.addresses import client_ip
 from credentials import types
 from credentials.admin_sharing import CredentialSharingAdminMixin
 from credentials.errors import CredentialNotFound, TestQueueUnavailable
@@ -29,11 +30,6 @@ from credentials.selectors import credential_list_for_user, credential_type_list
 from credentials.services import credential_delete
 from credentials.testers.custom import validate_test_spec
 from credentials.testing import credential_test_request
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
 
 # --- Credential types ----------------------------------------------------------------------------
 
@@ -210,7 +206,7 @@ class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):
         queued, refused = 0, []
         for credential in queryset:
             try:
-                credential_test_request(actor=request.user, credential_id=credential.pk, ip=_client_ip(request))
+                credential_test_request(actor=request.user, credential_id=credential.pk, ip=client_ip(request))
             except (CredentialNotFound, PermissionDenied):
                 refused.append(credential.name)
             except TestQueueUnavailable as exc:
@@ -278,7 +274,7 @@ class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):
             type_spec=self._type_row(request, obj).spec,
             teams=teams,
             actor=request.user,
-            ip=_client_ip(request),
+            ip=client_ip(request),
         )
 
     def get_fieldsets(self, request: HttpRequest, obj: Credential | None = None) -> list[tuple[str | None, dict]]:
@@ -313,7 +309,7 @@ class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Credential) -> None:
         try:
-            credential_delete(actor=request.user, credential_id=obj.pk, ip=_client_ip(request))
+            credential_delete(actor=request.user, credential_id=obj.pk, ip=client_ip(request))
         except CredentialNotFound:
             raise Http404("Credential not found.") from None
 

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from guardian.admin import AdminGroupObjectPermissionsForm, AdminUserObjectPermissionsForm, GuardedModelAdminMixin
 
+from config.addresses import client_ip
 from credentials.errors import CredentialNotFound, CredentialPermissionDenied, InvalidCredential
 from credentials.permissions import CODENAMES, MANAGE_TEAM, SHAREABLE
 from credentials.sharing import CODE_TO_ACTION, credential_share, credential_unshare
@@ -59,7 +60,7 @@ class CredentialSharingAdminMixin(GuardedModelAdminMixin):
     """The "Object permissions" page of a credential: who it is shared with, changed through the services."""
 
     def _bound(self, form_class: type, request: HttpRequest) -> type:
-        return type(form_class.__name__, (form_class,), {"actor": request.user, "ip": request.META.get("REMOTE_ADDR")})
+        return type(form_class.__name__, (form_class,), {"actor": request.user, "ip": client_ip(request)})
 
     def get_obj_perms_manage_user_form(self, request: HttpRequest) -> type:
         return self._bound(_UserSharesForm, request)

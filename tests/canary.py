@@ -5,6 +5,19 @@ from urllib.parse import quote, quote_plus
 
 from django.db import connection
 
+from tests.factories import ssh_keypair, valid_fields
+
+
+def canary_fields(type_slug: str, canary: str) -> tuple[dict, set[str]]:
+    """Valid fields of a built-in type with ``canary`` in every secret, and every secret they hold.
+
+    An SSH key's private key is a secret of its own (encrypted under the canary as passphrase).
+    """
+    secrets = {canary}
+    if type_slug == "ssh_key":
+        secrets.add(ssh_keypair(canary)[0])
+    return valid_fields(type_slug, canary), secrets
+
 
 def forms_of(secret: str) -> set[str]:
     encoded = secret.encode()

@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from audit.api.serializers import AuditEventOutput, audit_event_output
+from config.addresses import client_ip
 from config.api.errors import PreconditionFailed, PreconditionRequired
 from config.api.pagination import OneQueryPageNumberPagination
 from config.api.schema import errors_for
@@ -49,11 +50,6 @@ from credentials.models import Credential, CredentialType
 from credentials.permissions import actions_for, actions_for_row
 
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
-
-
-def client_ip(request: Request) -> str | None:
-    # REMOTE_ADDR as the server saw it; behind a proxy, the proxy sets it (see the README).
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _query(request: Request) -> dict[str, str]:

@@ -16,10 +16,6 @@ from credentials.selectors import credential_get_for_user
 KNOWN_ICONS = frozenset({"key", "github", "gitlab", "terminal", "database", "globe"})
 
 
-def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
-
 def visible_credential(request: HttpRequest, pk: Any) -> tuple[Credential, list[str]]:
     """The credential and what the caller may do with it; 404 when they may not see it (invariant 5)."""
     try:

@@ -13,13 +13,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_safe
 
+from config.addresses import client_ip
 from credentials.errors import CredentialNotFound, CredentialPermissionDenied
 from credentials.forms import CredentialForm
 from credentials.models import CredentialType
 from credentials.permissions import CHANGE, DELETE, VIEW, managed_teams
 from credentials.selectors import credential_type_list, credential_types_by_category, credential_usage_for_user
 from credentials.services import credential_delete
-from credentials.views.common import client_ip, icon_of, require, visible_credential
+from credentials.views.common import icon_of, require, visible_credential
 
 # The pages that receive secrets keep every posted value out of error reports.
 receives_secrets = sensitive_post_parameters()

@@ -8,27 +8,25 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from credentials.errors import CredentialNotFound, CredentialPermissionDenied, InvalidCredential
+from config.addresses import client_ip
+from credentials.errors import CredentialNotFound, InvalidCredential
 from credentials.permissions import SHARE
 from credentials.selectors import credential_shares_for_user
 from credentials.share_form import ShareForm
 from credentials.sharing import credential_share, credential_unshare
-from credentials.views.common import client_ip, require, visible_credential
+from credentials.views.common import require, visible_credential
 
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def credential_shares_page(request: HttpRequest, pk: Any) -> HttpResponse:
     credential, allowed = visible_credential(request, pk)
-    try:
-        shares = credential_shares_for_user(request.user, credential)
-    except CredentialPermissionDenied as exc:
-        raise PermissionDenied(str(exc)) from None
+    # Without *view* or *share* this raises CredentialPermissionDenied, a PermissionDenied: 403.
+    shares = credential_shares_for_user(request.user, credential)
     form = ShareForm(request.POST or None) if SHARE in allowed else None
     if request.method == "POST":
         require(allowed, SHARE, "You may not share this credential.")

@@ -6,15 +6,15 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from credentials.errors import CredentialNotFound, CredentialPermissionDenied, TestQueueUnavailable
+from config.addresses import client_ip
+from credentials.errors import CredentialNotFound, TestQueueUnavailable
 from credentials.permissions import USE
 from credentials.testing import credential_test_request
-from credentials.views.common import client_ip, require, visible_credential
+from credentials.views.common import require, visible_credential
 
 
 @login_required
@@ -26,8 +26,7 @@ def credential_test_page(request: HttpRequest, pk: Any) -> HttpResponse:
         credential_test_request(actor=request.user, credential_id=credential.pk, ip=client_ip(request))
     except CredentialNotFound:
         raise Http404("Credential not found.") from None
-    except CredentialPermissionDenied as exc:
-        raise PermissionDenied(str(exc)) from None
+    # CredentialPermissionDenied is a PermissionDenied: Django answers 403 with its message.
     except TestQueueUnavailable as exc:
         messages.error(request, str(exc))
     else:

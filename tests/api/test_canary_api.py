@@ -11,8 +11,8 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from tests.canary import Haystack
-from tests.factories import BUILTIN_SLUGS, PASSWORD, make_user, ssh_keypair, valid_fields
+from tests.canary import Haystack, canary_fields
+from tests.factories import BUILTIN_SLUGS, PASSWORD, make_user
 
 
 class RecordingClient:
@@ -29,14 +29,6 @@ class RecordingClient:
         return response
 
 
-def secrets_of(slug: str, canary: str) -> tuple[dict, set[str]]:
-    fields = valid_fields(slug, canary)
-    secrets = {canary}
-    if slug == "ssh_key":
-        secrets.add(ssh_keypair(canary)[0])  # the private key itself is a secret
-    return fields, secrets
-
-
 @pytest.mark.django_db
 def test_no_api_response_holds_a_secret(caplog):
     owner, friend = make_user("owner"), make_user("friend")
@@ -48,7 +40,7 @@ def test_no_api_response_holds_a_secret(caplog):
 
     for slug in BUILTIN_SLUGS:
         canary = f"CANARY-{uuid.uuid4().hex}"
-        fields, planted = secrets_of(slug, canary)
+        fields, planted = canary_fields(slug, canary)
         secrets |= planted
         response = api("post", "/api/credentials/", {"type": slug, "name": f"canary {slug}", "fields": fields})
         assert response.status_code == 201, response.content
@@ -66,7 +58,7 @@ def test_no_api_response_holds_a_secret(caplog):
         assert detail.json()["secrets_set"]
         api("options", base)
         new_canary = f"CANARY-{uuid.uuid4().hex}"
-        new_fields, planted = secrets_of(slug, new_canary)
+        new_fields, planted = canary_fields(slug, new_canary)
         secrets |= planted
         changed = api("patch", base, {"fields": new_fields, "description": "rotated", "version": 1})
         assert changed.status_code == 200, changed.content

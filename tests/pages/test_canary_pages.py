@@ -14,8 +14,8 @@ from django.urls import reverse
 
 from credentials.models import Credential
 from credentials.sharing import credential_share
-from tests.canary import Haystack, dump_database
-from tests.factories import BUILTIN_SLUGS, make_user, ssh_keypair, valid_fields
+from tests.canary import Haystack, canary_fields, dump_database
+from tests.factories import BUILTIN_SLUGS, make_user
 from tests.form_data import add_data, data_sent_back
 from tests.pages.conftest import client_for
 
@@ -38,10 +38,8 @@ class RecordingClient:
         return response
 
 
-def canary_fields(slug: str) -> tuple[dict, set[str]]:
-    canary = f"CANARY-{uuid.uuid4().hex}"
-    fields = valid_fields(slug, canary)
-    return fields, {canary, ssh_keypair(canary)[0]} if slug == "ssh_key" else {canary}
+def new_canary() -> str:
+    return f"CANARY-{uuid.uuid4().hex}"
 
 
 def page_urls(credential: Credential) -> list[str]:
@@ -61,12 +59,12 @@ def test_no_page_shows_a_secret(owner, caplog):
         create_url = reverse("credentials:create", kwargs={"type_slug": slug})
         owner_pages.get(create_url)
         # Refused (a blank name) with the secrets in the post: the re-rendered form echoes none.
-        fields, planted = canary_fields(slug)
+        fields, planted = canary_fields(slug, new_canary())
         secrets |= planted
         refused = owner_pages.post(create_url, add_data(slug, fields, name=""))
         assert refused.status_code == 200 and "name" in refused.context["form"].errors
 
-        fields, planted = canary_fields(slug)
+        fields, planted = canary_fields(slug, new_canary())
         secrets |= planted
         created = owner_pages.post(create_url, add_data(slug, fields, name=f"canary {slug}"))
         assert created.status_code == 302, slug
@@ -75,7 +73,7 @@ def test_no_page_shows_a_secret(owner, caplog):
         # An edit that sends new secrets with a mistake elsewhere, then one that saves them.
         edit_url = reverse("credentials:edit", kwargs={"pk": credential.pk})
         data = data_sent_back(owner_pages.get(edit_url).context["form"])
-        fields, planted = canary_fields(slug)
+        fields, planted = canary_fields(slug, new_canary())
         secrets |= planted
         data.update({f"field__{name}": str(value) for name, value in fields.items() if not isinstance(value, bool)})
         refused = owner_pages.post(edit_url, {**data, "environment": "not a slug!"})
