@@ -18,6 +18,8 @@ class AuditAction(models.TextChoices):
     ROTATED = "rotated", "Rotated"
     EXPORTED = "exported", "Exported"
     IMPORTED = "imported", "Imported"
+    PLUGIN_LINKED = "plugin_linked", "Linked to a plugin"
+    PLUGIN_UNLINKED = "plugin_unlinked", "Unlinked from a plugin"
 
 
 class AuditEvent(models.Model):

@@ -22,6 +22,7 @@ FIGURES = (
     "benchmarks.list",
     "benchmarks.rotation",
     "benchmarks.credential_tests",
+    "benchmarks.plugin_clone",
 )
 
 

@@ -148,6 +148,12 @@ CREDENTIAL_TEST_TIME_LIMIT = int(os.environ.get("CREDENTIAL_TEST_TIME_LIMIT", "6
 CREDENTIAL_TEST_FLAG_AFTER = int(os.environ.get("CREDENTIAL_TEST_FLAG_AFTER", "3"))
 CREDENTIAL_RETEST_HOUR = int(os.environ.get("CREDENTIAL_RETEST_HOUR", "3"))
 
+# Plugins (plugins.syncing): where checkouts live (PLUGINS_ROOT/<id>/, with job directories under
+# .work/), how long one git operation may take, and a CA file for git servers with a private CA.
+PLUGINS_ROOT = Path(os.environ.get("PLUGINS_ROOT", BASE_DIR / "plugins-data"))
+PLUGINS_GIT_TIMEOUT = int(os.environ.get("PLUGINS_GIT_TIMEOUT", "600"))
+PLUGINS_GIT_CA_FILE = os.environ.get("PLUGINS_GIT_CA_FILE", "")
+
 # Celery, with Redis as broker. Without a broker (the embedded default) tasks run in-process
 # when queued. Tasks take ids and keep their state on our rows: there is no result backend.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
@@ -174,6 +180,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the LOGGING below, in workers as in 
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-credential-tests": {"task": "credentials.sweep_stuck_tests", "schedule": 60.0},
+    "sweep-stuck-plugin-syncs": {"task": "plugins.sweep_stuck_syncs", "schedule": 60.0},
     "retest-credentials-daily": {
         "task": "credentials.retest_scheduled",
         "schedule": crontab(minute=0, hour=CREDENTIAL_RETEST_HOUR),

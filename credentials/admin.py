@@ -14,8 +14,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.forms.models import ModelFormOptions
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
@@ -23,7 +24,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from config.addresses import client_ip
 from credentials import types
 from credentials.admin_sharing import CredentialSharingAdminMixin
-from credentials.errors import CredentialNotFound, TestQueueUnavailable
+from credentials.errors import CredentialInUse, CredentialNotFound, TestQueueUnavailable
 from credentials.forms import CredentialForm, schema_field_names
 from credentials.models import Credential, CredentialType
 from credentials.selectors import credential_list_for_user, credential_type_list, credential_types_by_category
@@ -176,6 +177,9 @@ STORED_FACTS = [
     "updated_at",
 ]
 CHOOSE_TYPE_TEMPLATE = "admin/credentials/credential/choose_type.html"
+IN_USE_HINT = (
+    "A credential that plugins use cannot be deleted: delete those plugins or move them to another credential first."
+)
 
 
 @admin.register(Credential)
@@ -199,7 +203,7 @@ class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):
         # Shows a schema field only while its condition holds, as on the site's own pages.
         js = ("latchkey/conditional.js",)
 
-    actions = ["test_selected"]
+    actions = ["test_selected", "delete_selected"]
 
     @admin.action(description="Test the selected credentials")
     def test_selected(self, request: HttpRequest, queryset: QuerySet[Credential]) -> None:
@@ -318,6 +322,32 @@ class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):
         with transaction.atomic():
             for credential in queryset:
                 self.delete_model(request, credential)
+
+    # A credential that plugins use (PROTECT) is refused by Django's own confirmation pages, which
+    # list the plugins; these cover the rest: the hint, and a plugin registered after the check.
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, Any, Any, Any]:
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if protected:
+            self.message_user(request, IN_USE_HINT, messages.ERROR)
+        return deleted, counts, perms_needed, protected
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except CredentialInUse as exc:  # the view's transaction rolled back, its log entry included
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:credentials_credential_change", args=[object_id]))
+
+    @admin.action(description="Delete selected credentials", permissions=["delete"])
+    def delete_selected(self, request: HttpRequest, queryset: QuerySet[Credential]) -> Any:
+        # Named like Django's action so it replaces it; atomic so that a refusal keeps no log entries.
+        try:
+            with transaction.atomic():
+                return django_delete_selected(self, request, queryset)
+        except CredentialInUse as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return None
 
     # --- read-only facts (none of them decrypts) -------------------------------------------------
 

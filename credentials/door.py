@@ -92,8 +92,12 @@ def credential_reveal(
     service: str,
     fields: Sequence[str] | None = None,
     ip: str | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> RevealedSecret:
-    """The only way plaintext leaves the store: checks use, activity and expiry; audits every outcome."""
+    """The only way plaintext leaves the store: checks use, activity and expiry; audits every outcome.
+
+    ``details`` (never a secret) says what the secret is for, such as the plugin being cloned.
+    """
     credential = _door_row(credential_id)
     spec = credential.type.spec
     known = {f.name for f in spec.fields}
@@ -105,9 +109,15 @@ def credential_reveal(
     def audit(action: str, reason: str = "") -> None:
         # Each event commits on its own (one statement on PostgreSQL): a denial is kept even
         # though the caller then sees an exception.
-        details = {"reason": reason} if reason else {}
+        event_details = {**(details or {}), **({"reason": reason} if reason else {})}
         audit_record(
-            action=action, actor=actor, credential=credential, ip=ip, service=service, fields=wanted, details=details
+            action=action,
+            actor=actor,
+            credential=credential,
+            ip=ip,
+            service=service,
+            fields=wanted,
+            details=event_details,
         )
 
     if not user_can(actor, USE, credential):

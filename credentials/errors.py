@@ -57,10 +57,29 @@ class DestinationRefused(Exception):
     """A use would send the secret to a host its owner did not allow (DESIGN.md invariant 9)."""
 
 
-class TestQueueUnavailable(Exception):
+class QueueUnavailable(Exception):
     """The task queue (the Celery broker) cannot be reached: nothing was queued or left running."""
+
+    def __init__(self, message: str = "The task queue is unavailable; try again in a minute."):
+        super().__init__(message)
+
+
+class TestQueueUnavailable(QueueUnavailable):
+    """A credential test could not be queued."""
 
     __test__ = False  # not a pytest test class, whatever its name
 
     def __init__(self, message: str = "The test queue is unavailable; try again in a minute."):
         super().__init__(message)
+
+
+class CredentialInUse(Exception):
+    """The credential cannot be deleted while something (a plugin) uses it; ``users`` says what."""
+
+    def __init__(self, users: list[dict[str, str]]):
+        self.users = users
+        names = ", ".join(f"{user['kind']} “{user['name']}”" for user in users[:10])
+        more = f" and {len(users) - 10} more" if len(users) > 10 else ""
+        super().__init__(
+            f"This credential is used by {names}{more}. Remove them or move them to another credential first."
+        )

@@ -24,6 +24,7 @@ from credentials.permissions import (
     visible_ids,
 )
 from credentials.sharing import Share, share_list
+from credentials.usage import usage_of
 
 
 def _base() -> QuerySet[Credential]:
@@ -106,7 +107,9 @@ def credential_audit_events_for_user(user: Any, credential: Credential) -> Query
 
 
 def credential_usage_for_user(user: Any, credential: Credential) -> dict[str, Any]:
-    """When the credential's secret was last handed out, and to which services, from the audit trail."""
+    """When the credential's secret was last handed out and to which services (from the audit trail), and
+    what uses it (``plugins``, each with when it last used the credential), from the apps that report it.
+    """
     _require_view(user, credential, "usage")
     uses = (
         AuditEvent.objects.filter(credential_ref=str(credential.pk), action=AuditAction.ACCESSED)
@@ -118,6 +121,7 @@ def credential_usage_for_user(user: Any, credential: Credential) -> dict[str, An
     return {
         "last_used_at": by_service[0]["last_used_at"] if by_service else None,
         "by_service": by_service,
+        **usage_of(credential, user),
     }
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -16,7 +17,7 @@ from audit.services import audit_record
 from credentials import types
 from credentials.crypto import DecryptionError
 from credentials.door import RevealedSecret, credential_reveal
-from credentials.errors import CredentialPermissionDenied, InvalidCredential, StaleVersion
+from credentials.errors import CredentialInUse, CredentialPermissionDenied, InvalidCredential, StaleVersion
 from credentials.locking import lock_credential_for
 from credentials.models import Credential, CredentialType
 from credentials.permissions import CHANGE, DELETE, SHARE, user_can
@@ -367,7 +368,22 @@ def credential_deactivate(*, actor: Any, credential_id: Any, ip: str | None = No
 
 
 def credential_delete(*, actor: Any, credential_id: Any, ip: str | None = None) -> None:
-    """Audit first, overwrite the ciphertext, then remove the row; the audit trail keeps its name."""
+    """Audit first, overwrite the ciphertext, then remove the row; the audit trail keeps its name.
+
+    A credential something still uses (a plugin's foreign key protects it) is not deleted:
+    CredentialInUse names what uses it, and nothing is written.
+    """
+    try:
+        _delete(actor=actor, credential_id=credential_id, ip=ip)
+    except ProtectedError as exc:
+        users = [
+            {"kind": str(user._meta.verbose_name), "id": str(user.pk), "name": str(user)}
+            for user in sorted(exc.protected_objects, key=str)
+        ]
+        raise CredentialInUse(users) from None
+
+
+def _delete(*, actor: Any, credential_id: Any, ip: str | None) -> None:
     with transaction.atomic():
         credential = lock_credential_for(actor, credential_id, DELETE)
         audit_record(

@@ -1,1 +1,1 @@
-"""Plugins registered from git repositories (arrives with its own issue)."""
+"""Plugins: git repositories registered by users and cloned with a credential they may use."""

@@ -1,6 +1,7 @@
 """Settings for the test suite: the environment's, with a throwaway secret key and key ring."""
 
 import os
+import tempfile
 
 from cryptography.fernet import Fernet
 
@@ -8,6 +9,8 @@ from cryptography.fernet import Fernet
 os.environ.setdefault("SECRET_KEY", "test-suite-only")
 os.environ.setdefault("FERNET_KEYS", Fernet.generate_key().decode())
 os.environ["DEBUG"] = "0"
+# Checkouts in a directory of this run's own, shared with the worker processes it starts.
+os.environ.setdefault("PLUGINS_ROOT", tempfile.mkdtemp(prefix="latchkey-test-plugins-"))
 
 from config.settings import *  # noqa: F403
 

@@ -24,6 +24,10 @@ def postgres_reachable() -> bool:
 @pytest.mark.integration
 def test_every_benchmark_figure_runs(tmp_path):
     require_service(postgres_reachable(), "PostgreSQL is not reachable on 127.0.0.1:5432")
+    # The plugin clone figure serves its repository through OpenSSH's sshd, as the integration tests do.
+    require_service(
+        os.path.exists("/usr/sbin/sshd"), "OpenSSH's server is not installed (apt-get install openssh-server)"
+    )
     env = {**os.environ, "BENCH_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/latchkey_bench_smoke"}
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks", "-n", "20"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
@@ -37,6 +41,8 @@ def test_every_benchmark_figure_runs(tmp_path):
         "list 1,000 (guardian generic tables)",
         "credential tests",
         "rotation",
+        "plugin clone over HTTPS",
+        "plugin clone over SSH",
     ):
         assert figure in result.stdout
     assert "met their goal" in result.stdout

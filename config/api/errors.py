@@ -2,7 +2,8 @@
 
 Service exceptions map here, so that views stay thin: not found or hidden is 404, visible but
 not allowed is 403, bad input is 400 with field-level messages, a stale version is 409 (or
-412 when the client sent If-Match), an unreachable task queue is 503.
+412 when the client sent If-Match), a credential still used by plugins is 409 with ``used_by``,
+an unreachable task queue is 503.
 """
 
 from __future__ import annotations
@@ -18,18 +19,31 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from credentials.errors import (
+    CredentialInUse,
     CredentialNotFound,
     CredentialPermissionDenied,
     InvalidCredential,
+    QueueUnavailable,
     StaleVersion,
-    TestQueueUnavailable,
 )
+from plugins.errors import InvalidPlugin, PluginNotFound
 
 
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The resource changed since you read it."
     default_code = "conflict"
+
+
+class InUse(Conflict):
+    """A 409 whose body also lists what holds the resource (``used_by``)."""
+
+    default_detail = "The resource is in use."
+    default_code = "in_use"
+
+    def __init__(self, detail: str, *, users: list[dict[str, str]]):
+        super().__init__(detail)
+        self.users = users
 
 
 class PreconditionFailed(exceptions.APIException):
@@ -66,16 +80,18 @@ def _plain(detail: Any) -> Any:
 
 
 def _as_api_exception(exc: Exception) -> Exception:
-    if isinstance(exc, CredentialNotFound):
+    if isinstance(exc, CredentialNotFound | PluginNotFound):
         return exceptions.NotFound(str(exc))
     if isinstance(exc, CredentialPermissionDenied):
         return exceptions.PermissionDenied(str(exc))
-    if isinstance(exc, InvalidCredential):
+    if isinstance(exc, InvalidCredential | InvalidPlugin):
         return exceptions.ValidationError(exc.as_dict())
     if isinstance(exc, StaleVersion):
         return Conflict(str(exc))
-    if isinstance(exc, TestQueueUnavailable):
+    if isinstance(exc, QueueUnavailable):
         return ServiceUnavailable(str(exc))
+    if isinstance(exc, CredentialInUse):
+        return InUse(str(exc), users=exc.users)
     if isinstance(exc, RequestDataTooBig):  # else Django's HTML 400, and an error logged
         return PayloadTooLarge(f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
     if isinstance(exc, Http404):
@@ -98,4 +114,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     else:
         codes = exc.get_codes()
         response.data = {"detail": _plain(exc.detail), "code": codes if isinstance(codes, str) else exc.default_code}
+        if isinstance(exc, InUse):
+            response.data["used_by"] = exc.users
     return response

@@ -12,6 +12,9 @@ class ErrorOutput(serializers.Serializer):
     errors = serializers.DictField(
         required=False, help_text='Bad input only: messages by field; a type\'s fields under "fields".'
     )
+    used_by = serializers.ListField(
+        child=serializers.DictField(), required=False, help_text="A credential in use: what uses it (409)."
+    )
 
 
 _MEANINGS = {
@@ -19,7 +22,7 @@ _MEANINGS = {
     401: "Not authenticated.",
     403: "You may see this credential but not do this.",
     404: "No such object (or page), or you may not see it.",
-    409: "The credential changed since you read it (version in the body).",
+    409: "The credential changed since you read it (version in the body), or plugins use it (used_by).",
     412: "The credential changed since you read it (If-Match).",
     413: "The body is larger than the server accepts (DATA_UPLOAD_MAX_MEMORY_SIZE).",
     415: "The body must be JSON, sent as Content-Type: application/json.",

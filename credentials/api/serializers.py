@@ -175,9 +175,22 @@ class UsageByService(serializers.Serializer):
     last_used_at = serializers.DateTimeField()
 
 
+class PluginUsage(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    repo_url = serializers.CharField()
+    status = serializers.CharField()
+    owner = serializers.CharField()
+    last_used_at = serializers.DateTimeField(allow_null=True, help_text="When a sync of it last used the secret.")
+    visible = serializers.BooleanField(help_text="Whether you may open the plugin (its owner, a superuser).")
+
+
 class UsageOutput(serializers.Serializer):
     last_used_at = serializers.DateTimeField(allow_null=True)
     by_service = UsageByService(many=True)
+    plugins = PluginUsage(
+        many=True, help_text="Plugins that clone with this credential; it cannot be deleted while there are any."
+    )
 
 
 class TokenOutput(serializers.Serializer):

@@ -152,9 +152,9 @@ class _CredentialRoute(viewsets.GenericViewSet):
         responses={200: CredentialOutput, **errors_for(400, 401, 403, 404, 409, 412, 413, 415, 428)},
     ),
     destroy=extend_schema(
-        summary="Delete a credential (its audit trail stays)",
+        summary="Delete a credential (its audit trail stays); refused (409) while plugins use it",
         parameters=[_ID],
-        responses={204: OpenApiResponse(description="Deleted."), **errors_for(401, 403, 404)},
+        responses={204: OpenApiResponse(description="Deleted."), **errors_for(401, 403, 404, 409)},
     ),
 )
 class CredentialViewSet(_CredentialRoute):
@@ -261,7 +261,7 @@ class CredentialViewSet(_CredentialRoute):
         )
 
     @extend_schema(
-        summary="When and by which services the secret was last used",
+        summary="When and by which services the secret was last used, and the plugins that use it",
         parameters=[_ID],
         responses={200: UsageOutput, **errors_for(401, 403, 404)},
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from django.views.decorators.debug import sensitive_variables
 from paramiko.hostkeys import HostKeyEntry
 
@@ -24,9 +25,9 @@ class PinnedHostKey:
     fingerprint: str
 
 
-@sensitive_variables("text", "passphrase", "data", "password", "loaded", "unlocked")
-def load_private_key(text: str, passphrase: str | None) -> paramiko.PKey:
-    """Parse a private key; raise SchemaErrors on ``private_key`` or ``passphrase``."""
+@sensitive_variables("text", "passphrase", "data", "password", "loaded")
+def _parse_private_key(text: str, passphrase: str | None) -> tuple[PrivateKeyTypes, type[paramiko.PKey]]:
+    """The decrypted key and its paramiko class; raise SchemaErrors on ``private_key`` or ``passphrase``."""
     data = text.strip().encode() + b"\n"
     password = passphrase.encode() if passphrase else None
     loader = (
@@ -48,11 +49,30 @@ def load_private_key(text: str, passphrase: str | None) -> paramiko.PKey:
     key_class = _paramiko_class(loaded)
     if key_class is None:
         raise SchemaErrors({"private_key": ["Unsupported key type: use Ed25519, ECDSA or RSA."]})
-    # Paramiko reads the key already decrypted, in memory: the passphrase's key derivation
-    # (bcrypt, deliberately slow) runs once, not twice.
-    unlocked = loaded.private_bytes(
+    return loaded, key_class
+
+
+@sensitive_variables("loaded")
+def _openssh_pem(loaded: PrivateKeyTypes) -> bytes:
+    return loaded.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
     )
+
+
+@sensitive_variables("text", "passphrase", "loaded")
+def unlocked_private_key_bytes(text: str, passphrase: str | None) -> bytes:
+    """The key decrypted, as unencrypted OpenSSH PEM bytes (for ssh-add on stdin); same errors as load_private_key."""
+    loaded, _ = _parse_private_key(text, passphrase)
+    return _openssh_pem(loaded)
+
+
+@sensitive_variables("text", "passphrase", "loaded", "unlocked")
+def load_private_key(text: str, passphrase: str | None) -> paramiko.PKey:
+    """Parse a private key; raise SchemaErrors on ``private_key`` or ``passphrase``."""
+    loaded, key_class = _parse_private_key(text, passphrase)
+    # Paramiko reads the key already decrypted, in memory: the passphrase's key derivation
+    # (bcrypt, deliberately slow) runs once, not twice.
+    unlocked = _openssh_pem(loaded)
     return key_class.from_private_key(io.StringIO(unlocked.decode()))
 
 

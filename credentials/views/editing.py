@@ -14,7 +14,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_safe
 
 from config.addresses import client_ip
-from credentials.errors import CredentialNotFound, CredentialPermissionDenied
+from credentials.errors import CredentialInUse, CredentialNotFound, CredentialPermissionDenied
 from credentials.forms import CredentialForm
 from credentials.models import CredentialType
 from credentials.permissions import CHANGE, DELETE, VIEW, managed_teams
@@ -99,8 +99,13 @@ def credential_delete_page(request: HttpRequest, pk: Any) -> HttpResponse:
         except CredentialPermissionDenied as exc:
             messages.error(request, str(exc))
             return redirect("credentials:detail", pk=credential.pk)
+        except CredentialInUse as exc:
+            # Nothing was deleted; the confirmation page lists the plugins to remove or move first.
+            messages.error(request, str(exc))
+            return redirect("credentials:delete", pk=credential.pk)
         messages.success(request, f"Credential “{credential.name}” deleted.")
         return redirect("credentials:list")
-    # What a deletion breaks: the services that used the secret (and, with plugins, what uses it).
+    # What a deletion breaks: the services that used the secret, and the plugins that stop it.
     usage = credential_usage_for_user(request.user, credential) if VIEW in allowed else None
-    return render(request, "credentials/delete.html", {"credential": credential, "usage": usage})
+    context = {"credential": credential, "usage": usage, "plugin_usage": (usage or {}).get("plugins", [])}
+    return render(request, "credentials/delete.html", context)

@@ -19,6 +19,7 @@ from credentials.door import credential_reveal
 from credentials.models import Credential, CredentialGroupPermission, CredentialUserPermission
 from credentials.sharing import credential_share
 from credentials.teams import team_set_manager
+from plugins.models import Plugin
 from tests.factories import PASSWORD, make_credential, make_user
 
 ROLES = (
@@ -77,6 +78,18 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "OPTIONS /api/credentials/{id}/shares/":            (401, 404, 200, 200, 200, 200, 200, 200, 200, 200),
     "PATCH /api/credentials/{id}/shares/":              (401, 404, 405, 405, 405, 405, 405, 405, 405, 405),
 
+    "GET /api/plugins/":                                (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "POST /api/plugins/":                               (401, 400, 202, 400, 400, 202, 202, 202, 202, 202),
+    "OPTIONS /api/plugins/":                            (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    # A plugin is its owner's (and a superuser's): everyone else is told it does not exist.
+    "GET /api/plugins/{id}/":                           (401, 404, 404, 404, 404, 404, 404, 200, 404, 200),
+    "PATCH /api/plugins/{id}/":                         (401, 404, 404, 404, 404, 404, 404, 200, 404, 200),
+    "DELETE /api/plugins/{id}/":                        (401, 404, 404, 404, 404, 404, 404, 204, 404, 204),
+    "OPTIONS /api/plugins/{id}/":                       (401, 404, 404, 404, 404, 404, 404, 200, 404, 200),
+    "PUT /api/plugins/{id}/":                           (401, 404, 404, 404, 404, 404, 404, 405, 404, 405),
+    "POST /api/plugins/{id}/sync/":                     (401, 404, 404, 404, 404, 404, 404, 202, 404, 202),
+    "GET /api/plugins/{id}/sync/":                      (401, 404, 404, 404, 404, 404, 404, 405, 404, 405),
+
     "POST /api/auth/token/":                            (200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
     "OPTIONS /api/auth/token/":                         (200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
     "GET /api/schema/":                                 (200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
@@ -110,13 +123,16 @@ class World:
 
     users: dict[str, Any]
     credential: Credential
+    plugin: Plugin  # the owner's, public (no credential), so that deleting the credential stays allowed
     team: Group
     bystander: Any
     secrets: tuple[str, ...]
 
     def fill(self, template: str) -> str:
+        # Routes under /api/plugins/ name the world's plugin; every other {id} is the credential.
+        target = self.plugin if template.startswith("/api/plugins/") else self.credential
         return template.format(
-            id=self.credential.pk,
+            id=target.pk,
             slug=self.credential.type.slug,
             owner=self.users["owner"].username,
             bystander=self.bystander.username,
@@ -161,10 +177,14 @@ def build_world() -> World:
     # Some use, so that usage and the audit log have more than creation and shares to show.
     credential_reveal(actor=owner, credential_id=credential.pk, service="matrix-test")
     credential.refresh_from_db()
+    plugin = Plugin.objects.create(
+        name="matrix-plugin", repo_url="https://github.com/org/tools.git", owner=owner, status="installed"
+    )
     assert set(users) == set(ROLES)
     return World(
         users=users,
         credential=credential,
+        plugin=plugin,
         team=team,
         bystander=bystander,
         secrets=(canary, f"new-{canary}"),
@@ -200,6 +220,12 @@ REQUEST_BODIES: dict[str, Callable[[World, str], dict[str, Any]]] = {
     "POST /api/credentials/{id}/": lambda w, role: {"description": "posted"},
     "PATCH /api/credentials/{id}/shares/": lambda w, role: {"user": w.bystander.username, "permissions": ["view"]},
     "POST /api/credential-types/": lambda w, role: {"slug": "new-type"},
+    "POST /api/plugins/": lambda w, role: {
+        "name": f"made-by-{role}",
+        "repo_url": "https://github.com/org/tools.git",
+        "credential": str(w.credential.pk),
+    },
+    "PATCH /api/plugins/{id}/": lambda w, role: {"ref": f"ref-of-{role}"},
     "POST /api/auth/token/": lambda w, role: {"username": w.users["owner"].username, "password": PASSWORD},
 }
 
@@ -233,6 +259,13 @@ EFFECTS: dict[str, Callable[[World, str], bool]] = {
     "DELETE /api/credentials/{id}/shares/?user={bystander}&permissions=use": lambda w, role: (
         _shares_of(w, w.bystander) == set()
     ),
+    "POST /api/plugins/": lambda w, role: Plugin.objects.filter(
+        name=f"made-by-{role}", owner=w.users[role], credential=w.credential, status="pending"
+    ).exists(),
+    "PATCH /api/plugins/{id}/": lambda w, role: Plugin.objects.get(pk=w.plugin.pk).ref == f"ref-of-{role}",
+    "DELETE /api/plugins/{id}/": lambda w, role: not Plugin.objects.filter(pk=w.plugin.pk).exists(),
+    # Queued when the request's transaction commits, which this test's transaction never does.
+    "POST /api/plugins/{id}/sync/": lambda w, role: Plugin.objects.get(pk=w.plugin.pk).status == "pending",
 }
 
 
@@ -245,9 +278,10 @@ def _cells() -> list[Any]:
 
 
 def _snapshot() -> dict[str, Any]:
-    """What a refused request must leave as it was: the credential row and every share."""
+    """What a refused request must leave as it was: the credential row, every share and every plugin."""
     return {
         "credentials": list(Credential.objects.order_by("pk").values()),
+        "plugins": list(Plugin.objects.order_by("pk").values()),
         "user_shares": sorted(
             CredentialUserPermission.objects.values_list("content_object_id", "user_id", "permission__codename")
         ),

@@ -141,3 +141,62 @@ def broker_at(url: str) -> Iterator[None]:
     finally:
         app.conf.update(previous)
         reset()
+
+
+# --- Git servers for plugins/git.py (tests/integration/git_servers.py) ------------------------------
+
+
+@pytest.fixture(scope="session")
+def git_available() -> None:
+    from tests.integration import git_servers
+
+    require_service(
+        shutil.which("git") is not None and os.path.exists(git_servers.HTTP_BACKEND),
+        "git and git-http-backend are not installed (apt-get install git)",
+    )
+
+
+@pytest.fixture(scope="session")
+def git_https(git_available, tmp_path_factory):
+    """git http-backend over TLS on loopback, accepting user ``x-access-token`` with one token (GitHub's form).
+
+    Yields a git_servers.HTTPSSite: its CA file (for PLUGINS_GIT_CA_FILE), token, a private repository
+    (main with 3 commits, branch feature/next, annotated tag v1) and a public one; ``.server.repository()``
+    makes more, ``.server.requests`` records every request (path, host, whether auth was sent and right).
+    """
+    import secrets
+
+    from tests.integration import git_servers
+
+    token = "lk-canary-" + secrets.token_urlsafe(24)
+    directory = tmp_path_factory.mktemp("git-https")
+    with git_servers.git_https_server(directory, username="x-access-token", token=token) as server:
+        private_url, private_refs = server.repository("plugin.git", branches=("feature/next",), tags=("v1",))
+        public_url, public_refs = server.repository("open.git", public=True)
+        yield git_servers.HTTPSSite(server, private_url, private_refs, public_url, public_refs)
+
+
+@pytest.fixture(scope="session")
+def git_ssh(git_available, sshd_available, tmp_path_factory):
+    """OpenSSH's sshd on loopback serving one repository, authorizing one generated Ed25519 key.
+
+    Yields a git_servers.SSHSite: ``url`` (ssh://root@127.0.0.1:PORT/abs/path/plugin.git), ``scp_url``
+    (the same as user@host:path, which cannot carry the port), ``refs``, ``key`` (private key, the same
+    key under a passphrase, the passphrase, the public line) and ``host_key_line`` to pin.
+    """
+    from tests.integration import git_servers
+
+    directory = tmp_path_factory.mktemp("git-ssh")
+    with git_servers.git_ssh_server(directory, git_servers.make_ssh_key()) as server:
+        url, refs = server.repository("plugin.git", branches=("feature/next",), tags=("v1",))
+        scp_url = f"{server.user}@{servers.LOOPBACK}:{server.root / 'plugin.git'}"
+        yield git_servers.SSHSite(server, url, scp_url, refs)
+
+
+@pytest.fixture(scope="session")
+def git_large_https_url(git_https) -> str:
+    """A private repository of about 40 MB of incompressible data on the HTTPS server: a clone takes seconds."""
+    url, _ = git_https.server.repository(
+        "large.git", files=40, commits=1, branches=(), tags=(), file_size=1 << 20, incompressible=True
+    )
+    return url

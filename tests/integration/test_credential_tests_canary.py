@@ -8,14 +8,10 @@ holds afterwards is read; the canary, plain, URL-encoded or base64, must be in n
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-import redis
 from rest_framework.test import APIClient
 
 from credentials.models import Credential
@@ -23,6 +19,7 @@ from credentials.services import credential_create
 from tests.canary import Haystack, dump_database, forms_of
 from tests.factories import ssh_keypair
 from tests.integration import servers
+from tests.integration.broker import broker_commands, broker_contents
 from tests.integration.conftest import wait_for_result
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240), pytest.mark.django_db(transaction=True)]
@@ -40,50 +37,6 @@ def worker(broker, test_database_url, tmp_path_factory) -> Iterator[servers.Work
     process = servers.start_worker(database_url=test_database_url, broker_url=broker, log=log, loglevel="DEBUG")
     yield process
     servers.stop(process.process, group=True)
-
-
-@contextlib.contextmanager
-def broker_commands(url: str) -> Iterator[list[str]]:
-    """Every command the broker's Redis receives meanwhile, as text (MONITOR)."""
-    seen: list[str] = []
-    client = redis.Redis.from_url(url)
-    ready = threading.Event()
-    stopping = threading.Event()
-
-    def listen() -> None:
-        with client.monitor() as monitor:
-            ready.set()
-            for command in monitor.listen():
-                seen.append(command["command"])
-                if stopping.is_set() and "latchkey-monitor-stop" in command["command"]:
-                    return
-
-    thread = threading.Thread(target=listen, daemon=True)
-    thread.start()
-    ready.wait(10)
-    try:
-        yield seen
-    finally:
-        stopping.set()
-        redis.Redis.from_url(url).echo("latchkey-monitor-stop")
-        thread.join(10)
-
-
-def broker_contents(url: str) -> list[str]:
-    client = redis.Redis.from_url(url)
-    found = []
-    for key in client.scan_iter(count=1000):
-        kind = client.type(key).decode()
-        readers = {
-            "string": lambda k: client.get(k),
-            "list": lambda k: client.lrange(k, 0, -1),
-            "hash": lambda k: client.hgetall(k),
-            "set": lambda k: client.smembers(k),
-            "zset": lambda k: client.zrange(k, 0, -1),
-        }
-        value: Any = readers.get(kind, lambda k: b"")(key)
-        found.append(f"{key!r} {value!r}")
-    return found
 
 
 def test_the_canary_leaks_nowhere_in_credential_tests(worker, broker, own_postgres, owner, tmp_path):

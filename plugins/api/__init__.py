@@ -1,0 +1,1 @@
+"""The plugins JSON API (DRF)."""

@@ -1,0 +1,10 @@
+"""Routes of the plugins API, under /api/ (DESIGN.md, "JSON API (contract)")."""
+
+from rest_framework.routers import SimpleRouter
+
+from plugins.api.views import PluginViewSet
+
+router = SimpleRouter()
+router.register("plugins", PluginViewSet, basename="plugin")
+
+urlpatterns = router.urls

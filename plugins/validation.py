@@ -1,0 +1,111 @@
+"""Checks of a plugin's registration: its name, URL and ref, and that its credential fits the URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from credentials.errors import CredentialNotFound
+from credentials.models import Credential
+from credentials.permissions import USE, user_can
+from credentials.selectors import credential_get_by_name_for_user, credential_get_for_user
+from credentials.type_cache import type_by_pk
+from plugins.git import RepoLocation, parse_repo_url, validate_ref
+
+Errors = dict[str, list[str]]
+
+NO_SUCH_CREDENTIAL = "No credential you may use has this id."
+TRANSPORT_NAMES = {"https": "an https:// URL", "ssh": "an ssh:// or user@host:path URL"}
+FITTING_TYPES = {"https": "a token or basic-authentication credential", "ssh": "an SSH key credential"}
+
+
+def check_name(name: Any, errors: Errors) -> str:
+    if not isinstance(name, str) or not name.strip():
+        errors["name"] = ["Enter a name."]
+        return ""
+    name = name.strip()
+    if len(name) > 200 or "\x00" in name:
+        errors["name"] = ["Enter a name of at most 200 characters."]
+    return name
+
+
+def check_location(repo_url: Any, errors: Errors) -> RepoLocation | None:
+    if not isinstance(repo_url, str) or not repo_url.strip():
+        errors["repo_url"] = ["Enter the repository's URL."]
+        return None
+    if len(repo_url) > 2000:
+        errors["repo_url"] = ["Enter a URL of at most 2,000 characters."]
+        return None
+    try:
+        return parse_repo_url(repo_url)
+    except ValueError as exc:
+        errors["repo_url"] = [str(exc)]
+        return None
+
+
+def check_ref(ref: Any, errors: Errors) -> str:
+    if ref is None:
+        return ""
+    if not isinstance(ref, str):
+        errors["ref"] = ["Enter a branch, tag or commit."]
+        return ""
+    try:
+        return validate_ref(ref.strip())
+    except ValueError as exc:
+        errors["ref"] = [str(exc)]
+        return ""
+
+
+def find_credential(
+    actor: Any, *, credential_id: Any = None, name: Any = None, environment: Any = None, errors: Errors
+) -> Credential | None:
+    """The credential named by id, or by name and environment, that ``actor`` may use; None for none."""
+    if credential_id in (None, "") and name in (None, ""):
+        return None
+    try:
+        if credential_id not in (None, ""):
+            credential = credential_get_for_user(actor, credential_id)
+        else:
+            credential = credential_get_by_name_for_user(actor, name=str(name), environment=environment or "production")
+    except CredentialNotFound:
+        # The same answer for a missing credential and a hidden one (DESIGN.md invariant 5).
+        errors["credential"] = [NO_SUCH_CREDENTIAL if credential_id else "No credential you may use has this name."]
+        return None
+    if not user_can(actor, USE, credential):
+        errors["credential"] = ["You may see this credential but not use it: ask its owner to share it for use."]
+        return None
+    return credential
+
+
+def check_fit(credential: Credential | None, location: RepoLocation | None, errors: Errors) -> None:
+    """The credential can authenticate to this URL, and its owner allowed the URL's host (invariant 9)."""
+    if location is None or "credential" in errors:
+        return
+    if credential is None:
+        if location.transport == "ssh":
+            errors["credential"] = ["A repository over SSH needs an SSH key credential."]
+        return
+    if not credential.is_active:
+        errors["credential"] = ["This credential is inactive."]
+        return
+    if credential.is_expired:
+        errors["credential"] = ["This credential has expired."]
+        return
+    transport = type_by_pk(credential.type_id).spec.git_transport
+    if transport != location.transport:
+        errors["credential"] = [
+            f"{TRANSPORT_NAMES[location.transport].capitalize()} needs {FITTING_TYPES[location.transport]}; "
+            f"this one is a {credential.type.name}."
+        ]
+        return
+    if location.host not in credential.allowed_hosts:
+        errors["repo_url"] = [
+            f"The credential “{credential.name}” may only be sent to "
+            f"{', '.join(credential.allowed_hosts) or 'no host'}; '{location.host}' is not among them."
+        ]
+
+
+def credential_fits(credential: Credential, location: RepoLocation) -> bool:
+    """For a picker: whether ``credential`` could clone ``location`` (the caller checked *use*)."""
+    errors: Errors = {}
+    check_fit(credential, location, errors)
+    return not errors

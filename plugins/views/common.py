@@ -1,0 +1,19 @@
+"""What every plugin page needs: the plugin the caller may see, or 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest
+
+from plugins.errors import PluginNotFound
+from plugins.models import Plugin
+from plugins.selectors import plugin_get_for_user
+
+
+def visible_plugin(request: HttpRequest, pk: Any) -> Plugin:
+    """The plugin, if the caller may see it; 404 whether it is missing or someone else's (invariant 5)."""
+    try:
+        return plugin_get_for_user(request.user, pk)
+    except PluginNotFound:
+        raise Http404("Plugin not found.") from None

@@ -1,0 +1,64 @@
+"""Registering a plugin from a repository, and changing its name, ref or credential."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from config.addresses import client_ip
+from credentials.errors import QueueUnavailable
+from plugins.errors import InvalidPlugin, PluginNotFound
+from plugins.forms import PluginEditForm, PluginRegisterForm
+from plugins.models import Plugin, PluginStatus
+from plugins.services import plugin_register, plugin_update
+from plugins.views.common import visible_plugin
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def plugin_register_page(request: HttpRequest) -> HttpResponse:
+    form = PluginRegisterForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            plugin = plugin_register(actor=request.user, ip=client_ip(request), **form.register_arguments())
+        except InvalidPlugin as exc:
+            form.add_service_errors(exc)
+        except QueueUnavailable as exc:
+            # Nothing was kept: the form stays filled in, to send again in a minute.
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Plugin “{plugin.name}” registered; {_progress(plugin)}")
+            return redirect("plugins:detail", pk=plugin.pk)
+    return render(request, "plugins/form.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def plugin_edit_page(request: HttpRequest, pk: Any) -> HttpResponse:
+    plugin = visible_plugin(request, pk)
+    form = PluginEditForm(request.POST or None, user=request.user, plugin=plugin)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = plugin_update(
+                actor=request.user, plugin_id=plugin.pk, ip=client_ip(request), **form.update_arguments()
+            )
+        except PluginNotFound:
+            raise Http404("Plugin not found.") from None
+        except InvalidPlugin as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, f"Plugin “{saved.name}” saved; the next sync uses the change.")
+            return redirect("plugins:detail", pk=saved.pk)
+    return render(request, "plugins/form.html", {"form": form, "plugin": plugin})
+
+
+def _progress(plugin: Plugin) -> str:
+    # With tasks run in-process (the embedded default) the clone is already over.
+    if plugin.is_busy:
+        return "it is being cloned, and this page shows the result when it ends."
+    return "its clone failed." if plugin.status == PluginStatus.FAILED else "its clone is done."
