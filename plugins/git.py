@@ -156,9 +156,14 @@ def fetch_and_checkout(
     job = _Job(location, auth, redactor, Path(work_dir), timeout)
     with job.session():
         # From the URL given, not the one in .git/config: what is sent, and where, is decided here.
-        refspecs = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]
+        # HEAD too: the remote's default branch may have changed since the clone set origin/HEAD.
+        refspecs = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*", f"+HEAD:{_FETCHED_HEAD}"]
         job.check(["fetch", "--prune", "--force", "--", location.url, *refspecs], action="fetch", repo=checkout)
         return _check_out(job, ref, checkout)
+
+
+# Where a fetch keeps the commit of the remote's default branch (a clone's origin/HEAD is not updated).
+_FETCHED_HEAD = "refs/latchkey/remote-head"
 
 
 def _valid_ref(ref: str) -> str:
@@ -178,7 +183,7 @@ def _check_out(job: _Job, ref: str, repo: Path) -> str:
 def _resolve(job: _Job, ref: str, repo: Path) -> str:
     """The commit ``ref`` names: a branch first (as `git clone -b` does), then a tag, then a commit id."""
     if not ref:
-        candidates = ["refs/remotes/origin/HEAD"]
+        candidates = [_FETCHED_HEAD, "refs/remotes/origin/HEAD"]
     else:
         candidates = [f"refs/remotes/origin/{ref}", f"refs/tags/{ref}"]
         if COMMIT_ID.match(ref):

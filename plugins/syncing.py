@@ -64,7 +64,9 @@ def plugin_sync_run(*, plugin_id: Any, run: Any, actor_id: Any, ip: str | None =
     started = Plugin.objects.filter(pk=plugin_id, run=run, status__in=BUSY).update(status=PluginStatus.CLONING)
     if not started:
         return None
-    plugin = Plugin.objects.get(pk=plugin_id)
+    plugin = Plugin.objects.filter(pk=plugin_id).first()
+    if plugin is None:  # deleted since
+        return None
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id is not None else None
     work_dir = _make_work_dir(plugin.pk, run)
     redactor = Redactor()
@@ -72,7 +74,7 @@ def plugin_sync_run(*, plugin_id: Any, run: Any, actor_id: Any, ip: str | None =
     try:
         try:
             secret = None
-            location = git.parse_repo_url(plugin.repo_url)
+            location = _location(plugin)
             if plugin.credential_id is not None:
                 secret = _reveal(plugin, actor, ip)
                 used_at = timezone.now()
@@ -82,6 +84,13 @@ def plugin_sync_run(*, plugin_id: Any, run: Any, actor_id: Any, ip: str | None =
         return _finish_installed(plugin, run, commit, fresh, used_at)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _location(plugin: Plugin) -> git.RepoLocation:
+    try:
+        return git.parse_repo_url(plugin.repo_url)
+    except ValueError as exc:  # a URL stored before a stricter check
+        raise SyncFailed(str(exc)) from None
 
 
 def _reveal(plugin: Plugin, actor: Any, ip: str | None) -> Any:
@@ -122,8 +131,6 @@ def _checkout(
         raise SyncFailed(f"Refused before connecting: {exc}") from None
     except SoftTimeLimitExceeded:
         raise SyncFailed("The sync ran out of time and was stopped.") from None
-    except ValueError as exc:  # a URL stored before a stricter check
-        raise SyncFailed(str(exc)) from None
     except Exception as exc:  # a surprise is still a failed sync, not a crashed worker; its text may hold a secret
         logger.warning("plugin sync %s failed with %s", plugin.pk, type(exc).__name__)
         raise SyncFailed(f"The sync failed: {type(exc).__name__}: {redactor.redact(exc)}") from None

@@ -292,6 +292,14 @@ def test_fetch_and_checkout_follows_the_server_and_discards_local_changes(git_ht
     assert not (run.destination / "new.txt").exists()
     assert run.fetch(url, secret, ref="feature") == refs["feature"]
 
+    # The server's default branch changes: an empty ref follows it.
+    subprocess.run(
+        ["git", "symbolic-ref", "HEAD", "refs/heads/feature"],
+        check=True,
+        env=git_servers.git_environment(GIT_DIR=str(git_https.server.path_of(url))),
+    )
+    assert run.fetch(url, secret) == refs["feature"]
+
 
 def test_a_timeout_kills_the_whole_git_process_tree(git_https, tmp_path):
     url = git_https.server.url("hang/plugin.git")  # accepts, never answers

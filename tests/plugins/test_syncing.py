@@ -91,3 +91,11 @@ def test_a_message_for_a_run_that_is_over_does_nothing(plugin):
     assert syncing.plugin_sync_run(plugin_id=plugin.pk, run=uuid.uuid4(), actor_id=None) is None
     Plugin.objects.filter(pk=plugin.pk).update(status=PluginStatus.INSTALLED)
     assert syncing.plugin_sync_run(plugin_id=plugin.pk, run=plugin.run, actor_id=None) is None
+
+
+def test_a_stored_url_that_no_longer_passes_fails_the_sync(plugin, owner):
+    Plugin.objects.filter(pk=plugin.pk).update(repo_url="http://127.0.0.1:9/x.git")
+    assert syncing.plugin_sync_run(plugin_id=plugin.pk, run=plugin.run, actor_id=owner.pk) == "failed"
+    plugin.refresh_from_db()
+    assert "http://" in plugin.last_error and plugin.run is None
+    assert not list(work_root().rglob("job"))
