@@ -37,7 +37,7 @@ def _checked(check: Any, value: str, field: str) -> str:
 class CredentialSelect(forms.Select):
     """A select whose options carry data attributes (transport, hosts) for the page's script to filter on."""
 
-    option_attrs: dict[str, dict[str, str]] = {}
+    option_attrs: dict[str, dict[str, str | bool]] = {}
 
     def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         option = super().create_option(name, value, *args, **kwargs)
@@ -73,21 +73,38 @@ class CredentialChoiceForm(forms.Form):
         super().full_clean()
         self.offer_fitting(self.url_to_fit())
 
-    def show_credentials(self, credentials: list[Credential], *, offer_none: bool) -> None:
-        """Set the picker's options; assigned anew so the class's widget is never shared between forms."""
+    def show_credentials(
+        self, credentials: list[Credential], *, offer_none: bool, fitting: set[str] | None = None
+    ) -> None:
+        """Set the picker's options; assigned anew so the class's widget is never shared between forms.
+
+        Every credential offered stays in the page; those that do not fit the URL (``fitting``, by id)
+        are hidden and disabled, as the page's script does while the URL is typed, so that correcting
+        the URL there brings them back.
+        """
         field = self.fields["credential"]
-        choices = [("", CHOOSE_LABEL)]
-        if offer_none:
-            choices.append((NO_CREDENTIAL, NO_CREDENTIAL_LABEL))
+        choices = [("", CHOOSE_LABEL), (NO_CREDENTIAL, NO_CREDENTIAL_LABEL)]
         choices += [(str(credential.pk), credential_label(credential)) for credential in credentials]
         field.choices = choices
-        field.widget.option_attrs = {
+        attrs = {
             str(credential.pk): {
                 "data-transport": git_transport_of(credential),
                 "data-hosts": " ".join(credential.allowed_hosts),
             }
             for credential in credentials
         }
+        withdrawn = {value for value, _ in choices[2:] if fitting is not None and value not in fitting}
+        if not offer_none:
+            withdrawn.add(NO_CREDENTIAL)
+        for value in withdrawn:
+            attrs.setdefault(value, {}).update(hidden=True, disabled=True)
+        field.widget.option_attrs = attrs
+
+    def offered_values(self) -> set[str]:
+        """The choices a person can pick: the picker's options, less those withdrawn for the URL."""
+        field = self.fields["credential"]
+        withdrawn = {value for value, attrs in field.widget.option_attrs.items() if attrs.get("disabled")}
+        return {str(value) for value, _ in field.choices if value} - withdrawn
 
     def chosen_credential_id(self) -> str | None:
         value = self.cleaned_data["credential"]
@@ -100,8 +117,8 @@ class CredentialChoiceForm(forms.Form):
         if location is None:
             return
         check_fit(None, location, errors)  # a public repository: only over HTTPS
-        fitting = [credential for credential in self.offered if credential_fits(credential, location)]
-        self.show_credentials(fitting, offer_none=not errors)
+        fitting = {str(credential.pk) for credential in self.offered if credential_fits(credential, location)}
+        self.show_credentials(self.offered, offer_none=not errors, fitting=fitting)
 
     def add_service_errors(self, exc: InvalidPlugin) -> None:
         """Each message beside its input; one about anything else above the form."""
@@ -154,13 +171,18 @@ class PluginEditForm(CredentialChoiceForm):
     def url_to_fit(self) -> Any:
         return self.plugin.repo_url
 
-    def show_credentials(self, credentials: list[Credential], *, offer_none: bool) -> None:
+    def show_credentials(
+        self, credentials: list[Credential], *, offer_none: bool, fitting: set[str] | None = None
+    ) -> None:
         # The current credential stays selectable even if its user may no longer use it (or it no
         # longer fits), so that changing only the name or ref does not force a move.
         current = self.plugin.credential
-        if current is not None and all(credential.pk != current.pk for credential in credentials):
-            credentials = [*credentials, current]
-        super().show_credentials(credentials, offer_none=offer_none)
+        if current is not None:
+            if all(credential.pk != current.pk for credential in credentials):
+                credentials = [*credentials, current]
+            if fitting is not None:
+                fitting = {*fitting, str(current.pk)}
+        super().show_credentials(credentials, offer_none=offer_none, fitting=fitting)
 
     def clean_ref(self) -> str:
         return _checked(check_ref, self.cleaned_data["ref"], "ref")

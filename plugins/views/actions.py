@@ -14,7 +14,7 @@ from config.addresses import client_ip
 from credentials.errors import QueueUnavailable
 from plugins.errors import PluginNotFound
 from plugins.services import plugin_delete, plugin_sync_request
-from plugins.views.common import visible_plugin
+from plugins.views.common import progress, visible_plugin
 
 
 @login_required
@@ -22,13 +22,13 @@ from plugins.views.common import visible_plugin
 def plugin_sync_page(request: HttpRequest, pk: Any) -> HttpResponse:
     plugin = visible_plugin(request, pk)
     try:
-        plugin_sync_request(actor=request.user, plugin_id=plugin.pk, ip=client_ip(request))
+        synced = plugin_sync_request(actor=request.user, plugin_id=plugin.pk, ip=client_ip(request))
     except PluginNotFound:
         raise Http404("Plugin not found.") from None
     except QueueUnavailable as exc:
         messages.error(request, str(exc))
     else:
-        messages.info(request, "The sync is running; this page shows its result when it ends.")
+        messages.info(request, f"Sync: {progress(synced)}")
     return redirect("plugins:detail", pk=plugin.pk)
 
 

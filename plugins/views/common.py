@@ -7,7 +7,7 @@ from typing import Any
 from django.http import Http404, HttpRequest
 
 from plugins.errors import PluginNotFound
-from plugins.models import Plugin
+from plugins.models import Plugin, PluginStatus
 from plugins.selectors import plugin_get_for_user
 
 
@@ -17,3 +17,10 @@ def visible_plugin(request: HttpRequest, pk: Any) -> Plugin:
         return plugin_get_for_user(request.user, pk)
     except PluginNotFound:
         raise Http404("Plugin not found.") from None
+
+
+def progress(plugin: Plugin) -> str:
+    """Where a clone or sync just asked for stands; with tasks run in-process (the embedded default) it is over."""
+    if plugin.is_busy:
+        return "it is running, and this page shows the result when it ends."
+    return "it failed." if plugin.status == PluginStatus.FAILED else "it is done."

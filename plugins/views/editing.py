@@ -14,9 +14,8 @@ from config.addresses import client_ip
 from credentials.errors import QueueUnavailable
 from plugins.errors import InvalidPlugin, PluginNotFound
 from plugins.forms import PluginEditForm, PluginRegisterForm
-from plugins.models import Plugin, PluginStatus
 from plugins.services import plugin_register, plugin_update
-from plugins.views.common import visible_plugin
+from plugins.views.common import progress, visible_plugin
 
 
 @login_required
@@ -32,7 +31,7 @@ def plugin_register_page(request: HttpRequest) -> HttpResponse:
             # Nothing was kept: the form stays filled in, to send again in a minute.
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Plugin “{plugin.name}” registered; {_progress(plugin)}")
+            messages.success(request, f"Plugin “{plugin.name}” registered; {progress(plugin)}")
             return redirect("plugins:detail", pk=plugin.pk)
     return render(request, "plugins/form.html", {"form": form})
 
@@ -55,10 +54,3 @@ def plugin_edit_page(request: HttpRequest, pk: Any) -> HttpResponse:
             messages.success(request, f"Plugin “{saved.name}” saved; the next sync uses the change.")
             return redirect("plugins:detail", pk=saved.pk)
     return render(request, "plugins/form.html", {"form": form, "plugin": plugin})
-
-
-def _progress(plugin: Plugin) -> str:
-    # With tasks run in-process (the embedded default) the clone is already over.
-    if plugin.is_busy:
-        return "it is being cloned, and this page shows the result when it ends."
-    return "its clone failed." if plugin.status == PluginStatus.FAILED else "its clone is done."
