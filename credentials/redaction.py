@@ -15,8 +15,9 @@ MASK = "***"
 @sensitive_variables("value", "raw")
 def _forms(value: str) -> set[str]:
     """Every way a value commonly reappears in text: as is, URL-encoded, and base64 (padded or not)."""
-    raw = value.encode()
-    forms = {value, quote(value, safe=""), quote_plus(value), quote(value)}
+    # surrogatepass: a value that is not valid UTF-8 still gets its forms, rather than an exception.
+    raw = value.encode("utf-8", "surrogatepass")
+    forms = {value, quote(raw, safe=""), quote_plus(raw), quote(raw)}
     # Percent escapes may come back in either case (%2F or %2f).
     forms |= {re.sub(r"%[0-9A-F]{2}", lambda m: m[0].lower(), form) for form in list(forms)}
     for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):

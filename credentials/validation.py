@@ -15,6 +15,7 @@ from credentials.errors import InvalidCredential
 from credentials.models import Credential, CredentialType
 from credentials.type_cache import type_by_slug
 from credentials.types.hosts import normalise_host
+from credentials.types.schema import is_encodable
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 50
@@ -33,14 +34,15 @@ def check_attributes(values: Mapping[str, Any], errors: dict[str, list[str]]) ->
     """Validate the clear attributes present in ``values`` (all of them on create)."""
     _check_shapes(values, errors)
     for key in ("name", "description", "tags"):
-        if key not in errors and _has_null(values.get(key)):
-            errors[key] = ["Remove the null character."]
+        if key not in errors and _has_unstorable(values.get(key)):
+            errors[key] = ["Remove the null character or invalid character (a lone surrogate)."]
 
 
-def _has_null(value: Any) -> bool:
-    # PostgreSQL cannot store a NUL in text: refuse it as bad input, not as a database error.
+def _has_unstorable(value: Any) -> bool:
+    # PostgreSQL cannot store a NUL, nor text that is not UTF-8: refuse it as bad input, not as a
+    # database error.
     items = value if isinstance(value, list | tuple) else [value]
-    return any(isinstance(item, str) and "\x00" in item for item in items)
+    return any(isinstance(item, str) and ("\x00" in item or not is_encodable(item)) for item in items)
 
 
 def _check_shapes(values: Mapping[str, Any], errors: dict[str, list[str]]) -> None:

@@ -20,11 +20,11 @@ def canary_fields(type_slug: str, canary: str) -> tuple[dict, set[str]]:
 
 
 def forms_of(secret: str) -> set[str]:
-    encoded = secret.encode()
+    encoded = secret.encode("utf-8", "surrogatepass")  # a lone surrogate too, as the redactor does
     return {
         secret,
-        quote(secret, safe=""),
-        quote_plus(secret),
+        quote(encoded, safe=""),
+        quote_plus(encoded),
         base64.b64encode(encoded).decode().rstrip("="),
         base64.urlsafe_b64encode(encoded).decode().rstrip("="),
     }

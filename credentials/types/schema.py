@@ -98,6 +98,15 @@ class Field:
 # --- Values -------------------------------------------------------------------------------
 
 
+def is_encodable(value: str) -> bool:
+    """Whether ``value`` can be written as UTF-8 (it holds no lone surrogate)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _is_empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
@@ -110,6 +119,9 @@ def _check_value(spec: Field, value: Any) -> list[str]:
         if "\x00" in value:
             # PostgreSQL cannot store it, and no credential needs it.
             return ["Remove the null character."]
+        if not is_encodable(value):
+            # A lone UTF-16 surrogate (JSON allows "\ud800"): not text any server could be sent.
+            return ["Remove the invalid character (a lone surrogate)."]
         problems = []
         if len(value) > spec.effective_max_length:
             problems.append(

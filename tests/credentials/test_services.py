@@ -92,6 +92,20 @@ def test_null_characters_are_bad_input_not_a_database_error(owner):
     assert not Credential.objects.exists()
 
 
+def test_lone_surrogates_are_refused_as_bad_input(owner):
+    # JSON may carry "\ud800": not text that PostgreSQL can store or any server be sent.
+    with pytest.raises(InvalidCredential) as caught:
+        credential_create(
+            actor=owner,
+            type_slug="http_bearer",
+            name="bad\ud800name",
+            fields={"base_url": "https://api.example.com", "token": "tok\udfffen"},
+        )
+    assert set(caught.value.errors) == {"name"}
+    assert caught.value.field_errors == {"token": ["Remove the invalid character (a lone surrogate)."]}
+    assert not Credential.objects.exists()
+
+
 def test_unknown_type_is_a_clear_error(owner):
     with pytest.raises(InvalidCredential) as caught:
         credential_create(actor=owner, type_slug="nope", name="x", fields={})
