@@ -75,9 +75,10 @@ def auth_for(secret: RevealedSecret | None, location: RepoLocation, redactor: Re
     if secret is None:
         return None
     try:
-        transport = get_type(secret.type_slug).git_transport
+        spec = get_type(secret.type_slug)
     except KeyError:
-        transport = ""
+        spec = None
+    transport = spec.git_transport if spec is not None else ""
     if transport != location.transport:
         raise GitError(_misfit(secret.type_slug, transport, location))
     # Here, so that no caller can clone without it (DESIGN.md invariant 9).
@@ -91,7 +92,7 @@ def auth_for(secret: RevealedSecret | None, location: RepoLocation, redactor: Re
             username=location.user or secret.get("username") or "git",
             known_hosts=secret.get("host_keys") or "",
         )
-    username, password = get_type(secret.type_slug).git_http_auth(secret.values)
+    username, password = spec.git_http_auth(secret.values)
     basic = f"{username}:{password}"
     redactor.add(password)
     redactor.add(basic)  # and so its base64, which is what the header carries

@@ -8,6 +8,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+# The service named on the credential's audit trail for everything plugins do with it.
+AUDIT_SERVICE = "plugins"
+
 
 class PluginStatus(models.TextChoices):
     PENDING = "pending", "Pending"
@@ -54,6 +57,11 @@ class Plugin(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def audit_details(self) -> dict[str, str]:
+        """What the credential's audit events say about the plugin (never a secret)."""
+        return {"plugin": str(self.pk), "plugin_name": self.name, "repo_url": self.repo_url}
 
     @property
     def is_busy(self) -> bool:

@@ -16,14 +16,13 @@ from audit.services import audit_record
 from credentials.errors import QueueUnavailable
 from credentials.models import Credential
 from plugins.errors import InvalidPlugin, PluginNotFound
-from plugins.models import Plugin, PluginStatus
+from plugins.models import AUDIT_SERVICE, Plugin, PluginStatus
 from plugins.paths import checkout_path
 from plugins.selectors import plugin_list_for_user
 from plugins.validation import check_fit, check_location, check_name, check_ref, find_credential
 
 logger = logging.getLogger(__name__)
 
-SERVICE = "plugins"
 NAME_TAKEN = "You already have a plugin with this name."
 _UNSET: Any = object()
 
@@ -176,10 +175,10 @@ def _audit_link(
     """On the credential's trail: which plugin now clones with it, or no longer does."""
     if credential is None:
         return
-    details = {"plugin": str(plugin.pk), "plugin_name": plugin.name, "repo_url": plugin.repo_url}
+    details = plugin.audit_details
     if reason:
         details["reason"] = reason
-    audit_record(action=action, actor=actor, credential=credential, ip=ip, service=SERVICE, details=details)
+    audit_record(action=action, actor=actor, credential=credential, ip=ip, service=AUDIT_SERVICE, details=details)
 
 
 def _publish(plugin: Plugin, actor: Any, ip: str | None) -> None:

@@ -32,12 +32,11 @@ from credentials.door import credential_reveal
 from credentials.errors import CredentialNotFound, CredentialPermissionDenied, CredentialUnavailable, DestinationRefused
 from credentials.redaction import Redactor
 from plugins import git
-from plugins.models import Plugin, PluginStatus
+from plugins.models import AUDIT_SERVICE, Plugin, PluginStatus
 from plugins.paths import checkout_path, work_root
 
 logger = logging.getLogger(__name__)
 
-SERVICE = "plugins"
 # How long past the git timeout a run may stay busy before the sweep calls it failed.
 SWEEP_GRACE = timedelta(seconds=60)
 BUSY = (PluginStatus.PENDING, PluginStatus.CLONING)
@@ -94,10 +93,9 @@ def _location(plugin: Plugin) -> git.RepoLocation:
 
 
 def _reveal(plugin: Plugin, actor: Any, ip: str | None) -> Any:
-    details = {"plugin": str(plugin.pk), "plugin_name": plugin.name, "repo_url": plugin.repo_url}
     try:
         return credential_reveal(
-            actor=actor, credential_id=plugin.credential_id, service=SERVICE, ip=ip, details=details
+            actor=actor, credential_id=plugin.credential_id, service=AUDIT_SERVICE, ip=ip, details=plugin.audit_details
         )
     except CredentialNotFound:
         raise SyncFailed("Whoever asked for this sync may no longer use the plugin's credential.") from None

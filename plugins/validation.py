@@ -8,8 +8,8 @@ from credentials.errors import CredentialNotFound
 from credentials.models import Credential
 from credentials.permissions import USE, user_can
 from credentials.selectors import credential_get_by_name_for_user, credential_get_for_user
-from credentials.type_cache import type_by_pk
 from plugins.git import RepoLocation, parse_repo_url, validate_ref
+from plugins.selectors import git_transport_of
 
 Errors = dict[str, list[str]]
 
@@ -90,7 +90,7 @@ def check_fit(credential: Credential | None, location: RepoLocation | None, erro
     if credential.is_expired:
         errors["credential"] = ["This credential has expired."]
         return
-    transport = type_by_pk(credential.type_id).spec.git_transport
+    transport = git_transport_of(credential)
     if transport != location.transport:
         errors["credential"] = [
             f"{TRANSPORT_NAMES[location.transport].capitalize()} needs {FITTING_TYPES[location.transport]}; "
