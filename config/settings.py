@@ -142,6 +142,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# The shortest secret a credential accepts (credentials.validation): a shorter one cannot be redacted
+# from the text that tests and git send back without destroying it, nor without letting whoever plants
+# text there learn the secret from what gets masked. Lowering it is the operator's call (README).
+CREDENTIAL_SECRET_MIN_LENGTH = int(os.environ.get("CREDENTIAL_SECRET_MIN_LENGTH", "8"))
+
 # Credential tests (credentials.testing): how long one may run before the sweep calls it failed,
 # how many failures in a row flag a credential, and the hour (UTC) of the daily re-test.
 CREDENTIAL_TEST_TIME_LIMIT = int(os.environ.get("CREDENTIAL_TEST_TIME_LIMIT", "60"))

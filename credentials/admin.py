@@ -68,10 +68,8 @@ class CredentialTypeForm(forms.ModelForm):
     def clean_schema(self) -> Any:
         schema = self.cleaned_data.get("schema")
         try:
-            if self.instance.pk is None:
-                types.parse_schema(schema)
-            else:
-                types.parse_schema_change(self.instance.schema, schema)
+            # A field this type ever had as secret stays secret, even one removed and added back.
+            types.parse_schema_change(self.instance.secret_history, schema)
         except types.SchemaErrors as exc:
             raise ValidationError(
                 [
@@ -88,6 +86,7 @@ class CredentialTypeForm(forms.ModelForm):
             fields = types.parse_schema(self.cleaned_data.get("schema"))
         except types.SchemaErrors:
             return spec  # the schema's own errors are shown on it
+        fields = types.with_secret_history(fields, self.instance.secret_history)
         problems = validate_test_spec(spec, fields)
         if problems:
             raise ValidationError(problems)

@@ -21,7 +21,7 @@ from credentials.errors import (
 )
 from credentials.models import Credential
 from credentials.permissions import USE, user_can, user_can_see
-from credentials.sealing import open_values
+from credentials.sealing import open_values, sealed_secret_names
 from credentials.type_cache import type_by_pk
 from credentials.types.hosts import normalise_host
 
@@ -143,7 +143,7 @@ def credential_reveal(
         credential_id=credential.pk,
         type_slug=spec.slug,
         values=values,
-        secret_names=tuple(n for n in spec.secret_field_names if n in values),
+        secret_names=tuple(sorted(n for n in sealed_secret_names(data, spec) if n in values)),
         # The authenticated copy, not the column: a row edited in the database cannot redirect it.
         allowed_hosts=tuple(data["allowed_hosts"]),
     )

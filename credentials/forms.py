@@ -31,6 +31,7 @@ CLEAR_PREFIX = "clear__"
 
 STORED_HELP = "Stored; leave blank to keep."
 NOT_SET_HELP = "Not set."
+ROUTE_HELP = "Decides where or how the secret is sent: changing it requires entering the secrets again."
 
 _HOST_SEPARATORS = re.compile(r"[\s,]+")
 
@@ -146,6 +147,8 @@ def _help_text(spec: types.Field, type_spec: types.CredentialType, credential: C
         parts.append(spec.help)
     if spec.show_if:
         parts.append(_condition_help(spec, type_spec))
+    if credential is not None and spec.name in type_spec.route_fields:
+        parts.append(ROUTE_HELP)
     # Django renders help text as HTML; a custom type's help is data typed by staff.
     return escape(" ".join(parts))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from functools import cached_property
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -26,6 +27,9 @@ class CredentialType(models.Model):
     description = models.TextField(blank=True)
     schema = models.JSONField(default=list, help_text="A list of field definitions.")
     test_spec = models.JSONField(default=dict, blank=True, help_text="How to test a custom type (HTTP).")
+    # Every field name that was ever secret in this type's schema: such a field stays secret (save
+    # refuses a schema that makes it plain), even after it was removed and added back.
+    secret_history = models.JSONField(default=list, blank=True, editable=False)
     is_system = models.BooleanField(default=False, editable=False)
     is_active = models.BooleanField(default=True)
 
@@ -34,6 +38,22 @@ class CredentialType(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Refuse a schema that makes plain a field that was ever secret; remember its secret fields.
+
+        Every path that saves the row (the admin, a service, the sync of built-in types after
+        migrate) comes through here. One that writes the column around the model still gets a
+        ``spec`` that keeps the remembered fields secret, and each sealed payload names its own.
+        """
+        types.check_secret_history(self.secret_history, self.schema)
+        remembered = list(self.secret_history)
+        remembered += [name for name in types.secret_names(self.schema) if name not in remembered]
+        self.secret_history = remembered
+        if kwargs.get("update_fields") is not None and "schema" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "secret_history"}
+        super().save(*args, **kwargs)
+        self.__dict__.pop("spec", None)
 
     @cached_property
     def spec(self) -> types.CredentialType:
@@ -47,6 +67,8 @@ class CredentialType(models.Model):
             icon=self.icon,
             description=self.description,
             schema=self.schema,
+            secret_history=self.secret_history,
+            test_spec=self.test_spec,
         )
 
 

@@ -13,7 +13,8 @@ from credentials.models import Credential
 
 
 def open_values(credential: Credential) -> dict[str, Any]:
-    """The payload sealed into the row: its fields and allowed hosts (DecryptionError if it cannot)."""
+    """The payload sealed into the row: its fields, allowed hosts and the names of its secrets
+    (DecryptionError if it cannot)."""
     return get_keyring().open(
         credential_id=credential.pk,
         type_slug=credential.type.slug,
@@ -29,14 +30,27 @@ def seal_values(
     """Encrypt the values (and the hosts they may go to) into the row; refresh its clear copies.
 
     ``metadata`` is what ``spec.clean_with_metadata`` derived along with ``values``."""
+    secret_names = set(spec.secret_field_names)
     sealed = get_keyring().seal(
         credential_id=credential.pk,
         type_slug=spec.slug,
-        data={"fields": dict(values), "allowed_hosts": list(credential.allowed_hosts)},
+        data={
+            "fields": dict(values),
+            "allowed_hosts": list(credential.allowed_hosts),
+            # Which values are secrets, kept with them: a later schema cannot make one plain.
+            "secret_fields": sorted(secret_names & set(values)),
+        },
     )
     credential.ciphertext = sealed.ciphertext
     credential.key_id = sealed.key_id
-    secret_names = set(spec.secret_field_names)
     credential.public_fields = {k: v for k, v in values.items() if k not in secret_names}
     credential.secrets_set = sorted(k for k in values if k in secret_names)
     credential.metadata = dict(metadata)
+
+
+def sealed_secret_names(payload: Mapping[str, Any], spec: types.CredentialType) -> set[str]:
+    """The fields of an opened payload that are secret: those it was sealed as, and the type's today.
+
+    A payload sealed before it recorded its secrets counts the type's own.
+    """
+    return set(payload.get("secret_fields", ())) | set(spec.secret_field_names)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
@@ -21,12 +22,13 @@ from credentials.errors import CredentialInUse, CredentialPermissionDenied, Inva
 from credentials.locking import lock_credential_for
 from credentials.models import Credential, CredentialType
 from credentials.permissions import CHANGE, DELETE, SHARE, user_can
-from credentials.sealing import open_values, seal_values
+from credentials.sealing import open_values, seal_values, sealed_secret_names
 from credentials.type_cache import clear_type_cache
 from credentials.validation import (
     NAME_TAKEN,
     check_attributes,
     check_destinations,
+    check_secret_lengths,
     check_team,
     clean_fields,
     clean_hosts,
@@ -90,6 +92,8 @@ def credential_create(
         errors["expires_at"] = ["Enter a time in the future."]
     check_team(actor, team, errors)
     cleaned, metadata, field_errors = clean_fields(spec, fields)
+    if isinstance(fields, Mapping):
+        check_secret_lengths(spec, fields, set(spec.secret_field_names), field_errors)
     hosts: list[str] | None = None
     if cleaned is not None:
         hosts = clean_hosts(allowed_hosts, errors) if allowed_hosts is not None else spec.default_allowed_hosts(cleaned)
@@ -173,9 +177,9 @@ def credential_update(
 ) -> Credential:
     """Apply a partial change. A secret omitted (or sent as the placeholder) keeps its stored value.
 
-    Changing where the secret may go (``allowed_hosts`` or a destination field such as
-    ``base_url``) requires every stored secret to be entered again, so that whoever may
-    change a credential cannot redirect it to a server of their own.
+    Changing where or how the secret may go (``allowed_hosts``, or a route field such as
+    ``base_url``, a port or a TLS mode) requires every stored secret to be entered again, so that
+    whoever may change a credential cannot redirect or downgrade it and capture it.
     """
     unknown = sorted(set(changes) - _UPDATABLE)
     if unknown:
@@ -207,24 +211,28 @@ def credential_update(
             submitted = changes["fields"] if "fields" in changes and "fields" not in errors else {}
             unreadable = ""
             try:
-                stored = open_values(credential)["fields"]
+                sealed = open_values(credential)
             except DecryptionError as exc:
                 # Nothing stored can be kept: a credential whose key is lost is repaired by
                 # entering every field again, which seals it under the current key.
-                stored, unreadable = {}, f"{exc} Enter every field again to replace it."
-            merged, entered = _merge_submitted(spec, stored, submitted)
+                sealed, unreadable = {"fields": {}}, f"{exc} Enter every field again to replace it."
+            stored = sealed["fields"]
+            stored_secrets = sealed_secret_names(sealed, spec)
+            merged, entered = _merge_submitted(spec, stored, submitted, stored_secrets)
             cleaned, metadata, field_errors = clean_fields(spec, merged)
+            check_secret_lengths(spec, merged, entered, field_errors)
             if unreadable and cleaned is None:
                 errors["__all__"] = [unreadable]
             if cleaned is not None:
                 destination_moved = any(stored.get(n) != cleaned.get(n) for n in spec.destination_fields)
+                route_changed = any(stored.get(n) != cleaned.get(n) for n in spec.route_fields)
                 if destination_moved and "allowed_hosts" not in changes:
                     new_hosts = spec.default_allowed_hosts(cleaned)
                     hosts_changed = new_hosts != list(credential.allowed_hosts)
-                if destination_moved or hosts_changed:
-                    _require_secrets_again(spec, cleaned, entered, field_errors, errors, destination_moved)
+                if route_changed or hosts_changed:
+                    _require_secrets_again(spec, cleaned, entered, field_errors, errors, route_changed)
                 check_destinations(spec, cleaned, new_hosts, errors)
-                field_diff = _field_diff(spec, stored, cleaned)
+                field_diff = _field_diff(stored_secrets, stored, cleaned)
                 if field_diff:
                     diff["fields"] = field_diff
         if hosts_changed:
@@ -302,7 +310,7 @@ def _apply_team(actor: Any, credential: Credential, team: Any, errors: dict, dif
 
 @sensitive_variables("stored", "submitted", "merged")
 def _merge_submitted(
-    spec: types.CredentialType, stored: Mapping[str, Any], submitted: Mapping[str, Any]
+    spec: types.CredentialType, stored: Mapping[str, Any], submitted: Mapping[str, Any], stored_secrets: set[str]
 ) -> tuple[dict[str, Any], set[str]]:
     """The stored values overlaid with the submitted ones, and the names of secrets entered anew.
 
@@ -312,9 +320,12 @@ def _merge_submitted(
     secret_names = set(spec.secret_field_names)
     entered = {n for n in secret_names if n in submitted and not _keeps_stored(submitted[n])}
     cleared = {n for n in secret_names if n in submitted and submitted[n] is None}
-    # A field the type no longer has (a custom type's schema changed) is dropped, not kept.
+    # A field the type no longer has (a custom type's schema changed) is dropped, not kept; so is
+    # a value sealed as a secret that the type now calls plain (its schema was written around
+    # CredentialType.save): it would be copied into the clear columns.
     current = {f.name for f in spec.fields}
-    merged = {k: v for k, v in stored.items() if k in current and k not in cleared}
+    exposed = stored_secrets - secret_names
+    merged = {k: v for k, v in stored.items() if k in current and k not in cleared and k not in exposed}
     merged.update({k: v for k, v in submitted.items() if k not in secret_names or k in entered})
     return merged, entered
 
@@ -325,21 +336,20 @@ def _require_secrets_again(
     entered: set[str],
     field_errors: dict[str, list[str]],
     errors: dict[str, list[str]],
-    destination_moved: bool,
+    route_changed: bool,
 ) -> None:
     missing = [name for name in spec.secret_field_names if name in cleaned and name not in entered]
     if not missing:
         return
-    message = "Enter this secret again: changing where a credential may be sent requires it."
+    message = "Enter this secret again: changing where or how a credential is sent requires it."
     for name in missing:
         field_errors.setdefault(name, []).append(message)
-    if not destination_moved:
+    if not route_changed:
         errors.setdefault("allowed_hosts", []).append("Changing the allowed hosts requires entering the secrets again.")
 
 
-def _field_diff(spec: types.CredentialType, old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    """Old and new values of changed non-secret fields; only "changed" for secrets."""
-    secret_names = set(spec.secret_field_names)
+def _field_diff(secret_names: set[str], old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """Old and new values of changed non-secret fields; only "changed" for secrets (as sealed, or as now)."""
     diff: dict[str, Any] = {}
     for name in sorted(set(old) | set(new)):
         if old.get(name) == new.get(name):
@@ -408,17 +418,22 @@ def credential_types_sync(*, registered: Iterable[types.CredentialType] | None =
     with transaction.atomic():
         for spec in registered:
             slugs.add(spec.slug)
-            CredentialType.objects.update_or_create(
-                slug=spec.slug,
-                defaults={
-                    "name": spec.name,
-                    "category": spec.category,
-                    "icon": spec.icon,
-                    "description": spec.description,
-                    "schema": [f.as_dict() for f in spec.fields],
-                    "is_system": True,
-                    "is_active": True,
-                },
-            )
+            try:
+                CredentialType.objects.update_or_create(
+                    slug=spec.slug,
+                    defaults={
+                        "name": spec.name,
+                        "category": spec.category,
+                        "icon": spec.icon,
+                        "description": spec.description,
+                        "schema": [f.as_dict() for f in spec.fields],
+                        "is_system": True,
+                        "is_active": True,
+                    },
+                )
+            except types.SchemaErrors as exc:
+                # The code made plain a field that was secret (CredentialType.save): stored values
+                # would be shown. Stop here, loudly, rather than start with the change.
+                raise ImproperlyConfigured(f"Credential type '{spec.slug}': {exc}") from None
         CredentialType.objects.filter(is_system=True).exclude(slug__in=slugs).update(is_active=False)
     clear_type_cache()

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -115,6 +116,26 @@ def clean_fields(
     except types.SchemaErrors as exc:
         return None, {}, exc.errors
     return cleaned, metadata, {}
+
+
+def check_secret_lengths(
+    spec: types.CredentialType, values: Mapping[str, Any], entered: set[str], field_errors: dict[str, list[str]]
+) -> None:
+    """Refuse a secret entered anew that is too short to be redacted (DESIGN.md invariant 8).
+
+    Masking a short value destroys the text around it (a secret "t" masks every letter t), and
+    whoever may plant text that a test echoes could learn it from what gets masked. Stored
+    secrets are not judged again, so a lowered minimum never locks a credential.
+    """
+    minimum = settings.CREDENTIAL_SECRET_MIN_LENGTH
+    for name in sorted(entered):
+        value = values.get(name)
+        if name in field_errors or not isinstance(value, str) or not value or len(value) >= minimum:
+            continue
+        field_errors[name] = [
+            f"Enter at least {minimum} characters: a shorter secret cannot be hidden reliably from the "
+            f"messages it might appear in (it has {len(value)})."
+        ]
 
 
 def check_team(actor: Any, team: Any, errors: dict[str, list[str]]) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import uuid
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.x509.oid import NameOID
 from django.contrib.auth import get_user_model
 
 from credentials.services import credential_create
@@ -36,6 +39,25 @@ def host_key_line(host: str = "git.example.com") -> str:
     _, public = ssh_keypair("host-key")
     key_type, key_b64, *_ = public.split()
     return f"{host} {key_type} {key_b64}"
+
+
+def ca_certificate_pem(name: str = "Latchkey test CA") -> str:
+    """A self-signed CA certificate in PEM form, as a PostgreSQL or Redis credential pins."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def valid_fields(type_slug: str, secret: str = "s3cret-value") -> dict[str, Any]:

@@ -118,3 +118,58 @@ def test_the_search_finds_a_planted_leak_in_any_form(encode):
     haystack = Haystack()
     haystack.add("page", f"<p>{encode('CANARY-planted/+=?')}</p>")
     assert haystack.leaks({"CANARY-planted/+=?"}), "a leak in this form would go unseen"
+
+
+def test_the_canary_survives_every_schema_edit(superuser, client, caplog, sql_logged):
+    """Staff remove a custom type's secret field, try to add it back in clear, and (past the model) do so;
+    the credential is edited and tested; the canary is then looked for on every face."""
+    import json
+
+    from django.urls import reverse
+
+    from credentials.models import CredentialType
+    from credentials.testing import credential_test_run
+    from tests.credentials.test_admin import CUSTOM_SCHEMA, type_data
+    from tests.form_data import add_data
+
+    caplog.set_level(logging.DEBUG)
+    haystack = Haystack()
+    canary = f"CANARY-{uuid.uuid4().hex}"
+    client.force_login(superuser)
+    assert client.post(reverse("admin:credentials_credentialtype_add"), type_data()).status_code == 302
+    fields = {"name": "acct", "base_url": "https://api.acme.test", "api_key": canary}
+    client.post("/admin/credentials/credential/add/?type=acme_api", add_data("acme_api", fields, name="acme"))
+    credential = Credential.objects.get(name="acme")
+    custom = CredentialType.objects.get(slug="acme_api")
+    change_type = reverse("admin:credentials_credentialtype_change", args=[custom.pk])
+    without_key = [f for f in CUSTOM_SCHEMA if f["name"] != "api_key"]
+    in_clear = [*without_key, {"name": "api_key", "label": "API key"}]
+    assert client.post(change_type, type_data(schema=json.dumps(without_key))).status_code == 302
+    haystack.add("refused type form", client.post(change_type, type_data(schema=json.dumps(in_clear))).content.decode())
+    # A migration or a script that writes the columns around the model.
+    CredentialType.objects.filter(pk=custom.pk).update(
+        schema=in_clear, secret_history=[], test_spec={"url": "https://elsewhere.test/{api_key}"}
+    )
+    for version, name in enumerate(("acct-2", "acct-3"), start=1):
+        response = client.patch(
+            f"/api/credentials/{credential.pk}/",
+            {"version": version, "fields": {"name": name}},
+            content_type="application/json",
+        )
+        assert response.status_code == 200, response.content
+        haystack.add("api patch", response.content.decode())
+    Credential.objects.filter(pk=credential.pk).update(test_status="running", test_run="1" * 32)
+    credential_test_run(credential_id=credential.pk, run="1" * 32, actor_id=superuser.pk)
+    for url in (f"/api/credentials/{credential.pk}/", f"/api/credentials/{credential.pk}/audit-logs/"):
+        haystack.add(f"GET {url}", client.get(url).content.decode())
+    haystack.add("detail page", client.get(reverse("credentials:detail", args=[credential.pk])).content.decode())
+    haystack.add("edit page", client.get(reverse("credentials:edit", args=[credential.pk])).content.decode())
+    admin_pages(client, haystack, [credential])
+    dump_database(haystack, "after the schema edits")
+    for record in caplog.records:
+        haystack.add(f"log {record.name}", record.getMessage())
+        haystack.add(f"log args {record.name}", record.args)
+    assert haystack.leaks({canary}) == []
+    # The value sealed as a secret was dropped by the edit, not moved into the clear columns.
+    assert "api_key" not in credential_reveal(actor=superuser, credential_id=credential.pk, service="t").values
+    assert any("acct-3" in text for _, text in haystack.pieces), "the search is blind"

@@ -22,11 +22,11 @@ from credentials.door import RevealedSecret
 from credentials.redaction import Redactor
 from credentials.testers import http
 from credentials.testers.base import Tester, TestFailed
+from credentials.types.base import TEST_SPEC_PLACEHOLDER as _PLACEHOLDER
 from credentials.types.schema import Field
 
 KEYS = {"url", "method", "headers", "expect_status"}
 METHODS = ("GET", "HEAD")
-_PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 
 

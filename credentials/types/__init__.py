@@ -5,10 +5,13 @@ from credentials.types.schema import (
     Field,
     Option,
     SchemaErrors,
+    check_secret_history,
     json_schema,
     parse_schema,
     parse_schema_change,
+    secret_names,
     validate_values,
+    with_secret_history,
 )
 
 __all__ = [
@@ -18,10 +21,13 @@ __all__ = [
     "Option",
     "SchemaErrors",
     "autodiscover",
+    "check_secret_history",
     "get_type",
     "json_schema",
     "parse_schema",
     "parse_schema_change",
+    "secret_names",
     "system_types",
     "validate_values",
+    "with_secret_history",
 ]

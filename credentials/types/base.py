@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import autodiscover_modules
 
+from credentials.types.certificates import parse_certificates
 from credentials.types.hosts import normalise_host, url_host
-from credentials.types.schema import Field, SchemaErrors, json_schema, parse_schema, validate_values
+from credentials.types.schema import (
+    Field,
+    SchemaErrors,
+    json_schema,
+    parse_schema,
+    validate_values,
+    with_secret_history,
+)
 
 _registry: dict[str, CredentialType] = {}
 
@@ -27,8 +36,13 @@ class CredentialType:
     icon: ClassVar[str] = "key"
     description: ClassVar[str] = ""
     fields: ClassVar[tuple[Field, ...]] = ()
-    # Fields that decide where the secret is sent: changing one requires the secrets again.
+    # Fields that name where the secret is sent (its hosts): the allowed hosts follow them.
     destination_fields: ClassVar[tuple[str, ...]] = ()
+    # Fields that shape how the secret travels (port, TLS mode, CA certificate, the header that
+    # carries it). With the destinations, they are the credential's route (DESIGN.md invariant 9).
+    transport_fields: ClassVar[tuple[str, ...]] = ()
+    # PEM certificates (a CA to verify the server with), parsed when saved.
+    certificate_fields: ClassVar[tuple[str, ...]] = ()
     # Hosts the secret may reach besides those named by its fields (github.com for git).
     extra_hosts: ClassVar[tuple[str, ...]] = ()
     # How git receives this credential: "https", "ssh", or "" when it cannot clone.
@@ -45,6 +59,12 @@ class CredentialType:
     @property
     def secret_field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields if f.secret)
+
+    @property
+    def route_fields(self) -> tuple[str, ...]:
+        """Every field that decides where or how the secret is sent: changing one requires every secret again,
+        so that whoever may change a credential cannot redirect or downgrade it and capture it."""
+        return self.destination_fields + tuple(n for n in self.transport_fields if n not in self.destination_fields)
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
@@ -64,6 +84,12 @@ class CredentialType:
             if name in values:
                 try:
                     self._field_hosts(name, values[name])
+                except ValueError as exc:
+                    errors[name] = [str(exc)]
+        for name in self.certificate_fields:
+            if values.get(name):
+                try:
+                    parse_certificates(values[name])
                 except ValueError as exc:
                     errors[name] = [str(exc)]
         return errors
@@ -131,17 +157,54 @@ class CustomCredentialType(CredentialType):
 
     is_system = False
 
-    def __init__(self, *, slug: str, name: str, category: str, icon: str, description: str, schema: Any):
+    def __init__(
+        self,
+        *,
+        slug: str,
+        name: str,
+        category: str,
+        icon: str,
+        description: str,
+        schema: Any,
+        secret_history: Iterable[str] = (),
+        test_spec: Any = None,
+    ):
         self.slug = slug
         self.name = name
         self.category = category
         self.icon = icon
         self.description = description
-        self.fields = parse_schema(schema)
-        # The same conventions as the built-in types: these fields name where the secret goes.
+        self.fields = with_secret_history(parse_schema(schema), secret_history)
+        # The same conventions as the built-in types: these fields name where the secret goes...
         self.destination_fields = tuple(
             f.name for f in self.fields if f.name in ("base_url", "url", "host") and f.type == "string"
         )
+        # ...and these shape how: a conventional name, or a clear field the test request is built from.
+        in_test = fields_in_test_spec(test_spec)
+        self.transport_fields = tuple(
+            f.name
+            for f in self.fields
+            if not f.secret
+            and f.name not in self.destination_fields
+            and (f.name in TRANSPORT_NAMES or f.name in in_test)
+        )
+
+
+# Fields of a custom type that shape how its secret travels, by name, as the built-in types' do.
+TRANSPORT_NAMES = frozenset({"port", "scheme", "tls", "sslmode", "ssl_root_cert", "tls_ca_cert", "header_name"})
+# ``{name}`` in a custom type's test spec: the credential's field of that name.
+TEST_SPEC_PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+
+
+def fields_in_test_spec(test_spec: Any) -> set[str]:
+    """The field names a custom type's test request is built from (its URL and header values)."""
+    if not isinstance(test_spec, Mapping):
+        return set()
+    templates = [test_spec.get("url")]
+    headers = test_spec.get("headers")
+    if isinstance(headers, Mapping):
+        templates.extend(headers.values())
+    return {name for text in templates if isinstance(text, str) for name in TEST_SPEC_PLACEHOLDER.findall(text)}
 
 
 def _register(instance: CredentialType) -> None:

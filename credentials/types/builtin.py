@@ -223,6 +223,8 @@ class Postgres(CredentialType):
         ),
     )
     destination_fields = ("host",)
+    transport_fields = ("port", "sslmode", "ssl_root_cert")
+    certificate_fields = ("ssl_root_cert",)
 
 
 class Redis(CredentialType):
@@ -246,6 +248,8 @@ class Redis(CredentialType):
         ),
     )
     destination_fields = ("host",)
+    transport_fields = ("port", "tls", "tls_ca_cert")
+    certificate_fields = ("tls_ca_cert",)
 
 
 def _api_url() -> Field:
@@ -307,3 +311,5 @@ class HTTPHeader(CredentialType):
         _TEST_PATH,
     )
     destination_fields = ("base_url",)
+    # Moved into User-Agent, the key would land in the server's access logs.
+    transport_fields = ("header_name",)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 FIELD_TYPES = ("string", "number", "boolean", "options", "hidden")
@@ -335,29 +335,59 @@ def _parse_show_if(raw: Any, earlier: list[Field], problems: list[str]) -> dict[
     return condition
 
 
-def parse_schema_change(old_raw: Any, new_raw: Any) -> tuple[Field, ...]:
-    """Parse a new schema for a type that has ``old_raw``; a field that was secret stays secret.
+def _raw_fields(raw: Any) -> list[Mapping[str, Any]]:
+    return [item for item in raw if isinstance(item, Mapping)] if isinstance(raw, list) else []
 
-    Credentials keep their values across a schema change, and a field that stopped being
-    secret would have its stored value copied into the clear columns on the next edit.
+
+def secret_names(raw: Any) -> list[str]:
+    """The names of the fields a schema's JSON form marks secret (read as is, valid or not)."""
+    return [f["name"] for f in _raw_fields(raw) if f.get("secret") is True and isinstance(f.get("name"), str)]
+
+
+def check_secret_history(secret_history: Iterable[str], raw: Any) -> None:
+    """Raise SchemaErrors if the schema (valid or not) has a field named in ``secret_history`` that is not secret.
+
+    Credentials keep their values across schema changes, even of a field removed and added back,
+    so a field that stopped being secret would have its stored value copied into the clear
+    columns on the next edit. The history only grows (``CredentialType.save``).
     """
-    fields = parse_schema(new_raw)
-    try:
-        old_secrets = {f.name for f in parse_schema(old_raw) if f.secret}
-    except SchemaErrors:
-        old_secrets = set()
-    exposed = [f.name for f in fields if f.name in old_secrets and not f.secret]
+    history = set(secret_history)
+    exposed = [
+        f["name"]
+        for f in _raw_fields(raw)
+        if isinstance(f.get("name"), str) and f["name"] in history and f.get("secret") is not True
+    ]
     if exposed:
         raise SchemaErrors(
             {
                 f"field ({name})": [
-                    "This field was secret and must stay secret: its stored values would be shown in clear. "
-                    "Add a new field instead."
+                    f"'{name}' was secret once and must stay secret: values stored while it was secret would "
+                    "be shown in clear. Keep it secret, or add a field with a new name."
                 ]
                 for name in exposed
             }
         )
+
+
+def parse_schema_change(secret_history: Iterable[str], new_raw: Any) -> tuple[Field, ...]:
+    """Parse a schema for a type whose fields named in ``secret_history`` were ever secret: they stay secret."""
+    fields = parse_schema(new_raw)
+    check_secret_history(secret_history, new_raw)
     return fields
+
+
+def with_secret_history(fields: Iterable[Field], secret_history: Iterable[str]) -> tuple[Field, ...]:
+    """The fields, every one named in ``secret_history`` made secret whatever the schema says.
+
+    ``parse_schema_change`` refuses such a schema; this holds even for one written around it.
+    """
+    history = set(secret_history)
+    return tuple(
+        replace(f, secret=True, input="password" if f.input == "text" else f.input)
+        if f.name in history and not f.secret
+        else f
+        for f in fields
+    )
 
 
 def json_schema(fields: Iterable[Field]) -> dict[str, Any]:

@@ -145,7 +145,7 @@ def test_a_credential_lifecycle_gets_documented_answers(world, stranger):
     body = {
         "type": "http_basic",
         "name": "billing",
-        "fields": {"base_url": "https://billing.example.com", "username": "svc", "password": "pw-1"},
+        "fields": {"base_url": "https://billing.example.com", "username": "svc", "password": "password-one"},
         "tags": ["ops"],
         "expires_at": "2099-01-01T00:00:00Z",
     }

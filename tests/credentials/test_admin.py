@@ -142,14 +142,15 @@ def test_add_form_marks_conditional_fields_and_never_collides_with_attributes(st
 
 # --- (2) edit each, secrets left blank ---------------------------------------------------------------
 
-# Per type, changes to fields that do not decide where the secret goes: (what is typed, what is stored).
+# Per type, changes to fields off the secret's route (neither where nor how it is sent; those need
+# the secrets again, tests/api/test_routes.py): (what is typed, what is stored).
 SCHEMA_EDITS: dict[str, dict[str, tuple[str, Any]]] = {
     "ssh_key": {"username": ("deploy", "deploy")},
-    "postgres": {"database": ("other", "other"), "port": ("6543", 6543)},
-    "redis": {"db": ("3", 3), "tls": ("on", True)},
+    "postgres": {"database": ("other", "other"), "username": ("reporter", "reporter")},
+    "redis": {"db": ("3", 3), "username": ("acl-user", "acl-user")},
     "http_bearer": {"test_path": ("/health", "/health")},
     "http_basic": {"username": ("svc2", "svc2")},
-    "http_header": {"header_name": ("X-Token", "X-Token")},
+    "http_header": {"test_path": ("/health", "/health")},
 }
 
 

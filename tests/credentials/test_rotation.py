@@ -140,18 +140,18 @@ def test_dry_run_only_counts(owner, old_key, settings, fresh_key):
 
 
 def test_an_update_with_the_version_read_before_rotation_still_applies(owner, old_key, settings, fresh_key):
-    credential = make_credential(owner, "postgres", secret="before", name="pg")
+    credential = make_credential(owner, "postgres", secret="before-rotation", name="pg")
     read_version = credential.version
     settings.FERNET_KEYS = [fresh_key, old_key]
     rotate()
     updated = credential_update(
         actor=owner,
         credential_id=credential.pk,
-        changes={"fields": {"password": "after"}},
+        changes={"fields": {"password": "after-rotation"}},
         expected_version=read_version,
     )
     assert updated.version == read_version + 1
-    assert opens_with(fresh_key, credential)["fields"]["password"] == "after"
+    assert opens_with(fresh_key, credential)["fields"]["password"] == "after-rotation"
 
 
 def test_options_are_checked(db, new_key):

