@@ -13,6 +13,7 @@ from config.devfiles import (
     generate_fernet_key,
     read_or_create_secret,
 )
+from credentials.outbound import parse_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -147,6 +148,17 @@ STORAGES = {
 # text there learn the secret from what gets masked. Lowering it is the operator's call (README).
 CREDENTIAL_SECRET_MIN_LENGTH = int(os.environ.get("CREDENTIAL_SECRET_MIN_LENGTH", "8"))
 
+# What an SSH private key may ask of us (credentials.types.kdf), read from the key before any work:
+# an encrypted key names its own key-derivation cost, and loading an RSA key checks its primes. Each
+# parse of a key at a ceiling costs about 1 s on a 2-core 2025 server (bcrypt: 7.4 ms a round;
+# PBKDF2: 0.1-0.5 us an iteration, by hash; scrypt: 0.18 s at 64 MiB; RSA's check: 0.26 s at
+# 4,096 bits but 4 s at 8,192). Raising one raises what any user can make a worker spend.
+SSH_KEY_MAX_BCRYPT_ROUNDS = int(os.environ.get("SSH_KEY_MAX_BCRYPT_ROUNDS", "128"))  # OpenSSH writes 16
+SSH_KEY_MAX_PBKDF2_ITERATIONS = int(os.environ.get("SSH_KEY_MAX_PBKDF2_ITERATIONS", "1000000"))  # and PKCS#12's
+SSH_KEY_MAX_SCRYPT_MEMORY = int(os.environ.get("SSH_KEY_MAX_SCRYPT_MEMORY", str(64 * 2**20)))  # 128*N*r bytes
+SSH_KEY_MAX_SCRYPT_PARALLELISM = int(os.environ.get("SSH_KEY_MAX_SCRYPT_PARALLELISM", "4"))  # p: passes
+SSH_KEY_MAX_RSA_BITS = int(os.environ.get("SSH_KEY_MAX_RSA_BITS", "4096"))
+
 # Credential tests (credentials.testing): how long one may run before the sweep calls it failed,
 # how many failures in a row flag a credential, and the hour (UTC) of the daily re-test.
 CREDENTIAL_TEST_TIME_LIMIT = int(os.environ.get("CREDENTIAL_TEST_TIME_LIMIT", "60"))
@@ -158,6 +170,14 @@ CREDENTIAL_RETEST_HOUR = int(os.environ.get("CREDENTIAL_RETEST_HOUR", "3"))
 PLUGINS_ROOT = Path(os.environ.get("PLUGINS_ROOT", BASE_DIR / "plugins-data"))
 PLUGINS_GIT_TIMEOUT = int(os.environ.get("PLUGINS_GIT_TIMEOUT", "600"))
 PLUGINS_GIT_CA_FILE = os.environ.get("PLUGINS_GIT_CA_FILE", "")
+
+# Outbound connections (credentials.outbound): every credential test and git sync resolves its host
+# once, judges each address, and connects only to the address judged (no DNS rebinding). Link-local
+# (169.254.0.0/16 with the cloud metadata services, fe80::/10), cloud metadata, unspecified, multicast
+# and broadcast addresses are refused in every mode, listed or not. Loopback, private (RFC 1918,
+# 100.64.0.0/10, fc00::/7) and reserved addresses are refused unless listed here (comma-separated
+# CIDRs, checked now: a bad entry stops the start), except that DEBUG allows loopback and private.
+OUTBOUND_ALLOWED_NETWORKS = parse_networks(env_list("OUTBOUND_ALLOWED_NETWORKS"))
 
 # Celery, with Redis as broker. Without a broker (the embedded default) tasks run in-process
 # when queued. Tasks take ids and keep their state on our rows: there is no result backend.
@@ -224,6 +244,19 @@ SECURE_REFERRER_POLICY = "same-origin"
 if env_bool("BEHIND_TLS_PROXY"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# The client's address, for throttling, lockout and audit alike (config.addresses.client_ip): the
+# number of proxies in front of gunicorn that append to X-Forwarded-For. 0 (the default): the header
+# is ignored and the connection's address is the client's. N: the Nth entry from the right, written
+# by our own proxies; anything left of it is the client's invention and never read.
+_trusted_proxy_count = os.environ.get("TRUSTED_PROXY_COUNT", "").strip() or "0"
+if not (_trusted_proxy_count.isascii() and _trusted_proxy_count.isdigit()):
+    raise ImproperlyConfigured(
+        "TRUSTED_PROXY_COUNT must be a whole number of proxies in front of the site (0 or more, "
+        "0 when gunicorn is reached directly); see the README's production section."
+    )
+TRUSTED_PROXY_COUNT = int(_trusted_proxy_count)
+AXES_CLIENT_IP_CALLABLE = "config.addresses.client_ip"
+
 # Failed logins (admin, pages, API token): locked out per user and address, kept in the database
 # so that every process sees the same count.
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
@@ -250,6 +283,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"auth_token": os.environ.get("TOKEN_RATE_LIMIT", "20/min")},
+    # Our throttles key on config.addresses.client_ip; DRF's stock ones, if ever used, agree with it.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

@@ -22,6 +22,7 @@ from django.utils.html import format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
 from config.addresses import client_ip
+from config.json_depth import MAX_JSON_DEPTH, too_deep
 from credentials import types
 from credentials.admin_sharing import CredentialSharingAdminMixin
 from credentials.errors import CredentialInUse, CredentialNotFound, TestQueueUnavailable
@@ -36,7 +37,26 @@ from credentials.testing import credential_test_request
 
 
 class SchemaJSONField(forms.JSONField):
-    """JSON shown indented, so a schema of several fields can be read and edited."""
+    """JSON shown indented, so a schema of several fields can be read and edited; nested at most MAX_JSON_DEPTH."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            converted = super().to_python(value)
+            deep = too_deep(converted)
+        except RecursionError:  # Django's JSONField catches only JSONDecodeError: a 500
+            deep = True
+        if deep:
+            raise ValidationError(f"Nested too deeply (more than {MAX_JSON_DEPTH} levels).", code="invalid")
+        return converted
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        # Shown again as typed: indenting a deep document would recurse as deep as it nests.
+        try:
+            bound = super().bound_data(data, initial)
+            deep = too_deep(bound)
+        except RecursionError:
+            deep = True
+        return forms.fields.InvalidJSONInput(data) if deep else bound
 
     def prepare_value(self, value: Any) -> Any:
         if isinstance(value, forms.fields.InvalidJSONInput):
@@ -51,6 +71,11 @@ class CredentialTypeForm(forms.ModelForm):
         help_text="A JSON list of fields: name, label, type (string, number, boolean, options, hidden), "
         "input, secret, required, default, options, placeholder, help, pattern, min, max, max_length, "
         "integer, show_if. Credentials already of this type must match a changed schema when next edited.",
+    )
+    test_spec = SchemaJSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 10, "cols": 80, "spellcheck": "false"}),
+        help_text="How to test a custom type (HTTP).",
     )
 
     class Meta:

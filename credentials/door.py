@@ -12,6 +12,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from audit.models import AuditAction
 from audit.services import audit_record
+from credentials import outbound
 from credentials.crypto import DecryptionError
 from credentials.errors import (
     CredentialNotFound,
@@ -61,6 +62,12 @@ class RevealedSecret:
                 f"This credential may only be sent to {', '.join(self.allowed_hosts) or 'no host'}; "
                 f"'{wanted}' is not among them."
             )
+
+    def destination(self, host: str, port: int) -> outbound.Destination:
+        """Where a use may connect: ``host`` must be allowed (above), and the address it resolves to, once,
+        must pass the outbound address policy (credentials.outbound). Connect to the address returned."""
+        self.check_destination(host)
+        return outbound.resolve(host, port)
 
 
 # The door reads only what it needs (who owns it, whether it may be used, its type, the sealed

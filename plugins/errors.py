@@ -32,6 +32,10 @@ class GitError(Exception):
         self.detail = detail
 
 
+class UntrustedCheckout(GitError):
+    """An existing checkout's .git is not what our clone made (a symbolic link where a directory was): clone afresh."""
+
+
 class GitHostKeyError(GitError):
     """The SSH server's host key is not pinned, or differs from the pinned one; nothing secret was sent."""
 

@@ -22,11 +22,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
+from credentials import outbound
 from credentials.door import RevealedSecret
 from credentials.redaction import Redactor
 from credentials.types import get_type
-from plugins.errors import GitError, GitHostKeyError
-from plugins.git_ssh import host_key_error, known_hosts_text, ssh_agent, ssh_command
+from plugins.errors import GitError, GitHostKeyError, UntrustedCheckout
+from plugins.git_ssh import host_key_error, known_hosts_name, known_hosts_text, ssh_agent, ssh_command
 from plugins.git_urls import COMMIT_ID, RepoLocation, parse_repo_url, validate_ref
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ __all__ = [
     "HTTPSAuth",
     "RepoLocation",
     "SSHAuth",
+    "UntrustedCheckout",
     "auth_for",
     "clone",
     "fetch_and_checkout",
@@ -155,6 +157,7 @@ def fetch_and_checkout(
     if not (checkout / ".git").is_dir():
         raise GitError(f"There is no git checkout at {checkout}.")
     job = _Job(location, auth, redactor, Path(work_dir), timeout)
+    _distrust(checkout / ".git", location)
     with job.session():
         # From the URL given, not the one in .git/config: what is sent, and where, is decided here.
         # HEAD too: the remote's default branch may have changed since the clone set origin/HEAD.
@@ -165,6 +168,80 @@ def fetch_and_checkout(
 
 # Where a fetch keeps the commit of the remote's default branch (a clone's origin/HEAD is not updated).
 _FETCHED_HEAD = "refs/latchkey/remote-head"
+
+
+# --- An existing checkout: what a fetch may trust of its .git ----------------------------------------
+#
+# Its objects and refs, which are data (named by their hashes, overwritten by the fetch), and nothing
+# that steers git. Its config is written again from scratch, with only what our clone wrote, rather
+# than countered key by key: hundreds of settings run a program (core.sshCommand, core.fsmonitor,
+# filter drivers, credential helpers, hooks), send the traffic elsewhere (url.*.insteadOf,
+# http.proxy, http.curloptResolve) or pull in more configuration (include.path, includeIf), each
+# release adds some, and git has no switch to skip a repository's own config; an allow-list of what
+# we wrote is the one rule that stays true. Everything else in .git goes: hooks, info/ (attributes
+# that name filters, grafts), alternates, a commondir or worktree config (more config read from
+# elsewhere), the legacy remotes/ and branches/ files. A symbolic link where git keeps data could
+# make it read or write outside the checkout: then nothing is trusted, and the caller clones afresh.
+_TRUSTED_GIT_ENTRIES = frozenset({"HEAD", "objects", "refs", "packed-refs", "index", "shallow", "logs"})
+_SHARED_INDEX = re.compile(r"^sharedindex\.[0-9a-f]{40,64}$")  # data an index may point at
+_SHA256_REPOSITORY = re.compile(r"^\s*objectformat\s*=\s*sha256\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def _distrust(git_dir: Path, location: RepoLocation) -> None:
+    """Leave in ``git_dir`` only its objects and refs, and a config of ours; UntrustedCheckout if it is not ours."""
+    if git_dir.is_symlink() or not git_dir.is_dir():
+        raise UntrustedCheckout(f"{git_dir} is not a directory a clone made.")
+    try:
+        old_config = (git_dir / "config").read_text(errors="replace") if (git_dir / "config").is_file() else ""
+        for entry in list(git_dir.iterdir()):
+            if entry.name in _TRUSTED_GIT_ENTRIES or _SHARED_INDEX.match(entry.name):
+                link = _symbolic_link_in(entry)
+                if link is not None:
+                    raise UntrustedCheckout(f"{link} is a symbolic link, which no clone makes.")
+            elif entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        for name in ("alternates", "http-alternates"):
+            (git_dir / "objects" / "info" / name).unlink(missing_ok=True)
+        # The hash the repository's objects use is the one setting kept: getting it wrong fails, nothing more.
+        _write_config(git_dir, location, sha256=bool(_SHA256_REPOSITORY.search(old_config)))
+    except OSError as exc:
+        raise UntrustedCheckout(f"The checkout's .git could not be reset: {exc.strerror or exc}") from None
+
+
+def _symbolic_link_in(path: Path) -> Path | None:
+    """``path`` itself, or anything under it, that is a symbolic link (git would follow it out of .git)."""
+    if path.is_symlink():
+        return path
+    for root, directories, files in os.walk(path):
+        for name in (*directories, *files):
+            if os.path.islink(os.path.join(root, name)):
+                return Path(root) / name
+    return None
+
+
+def _write_config(git_dir: Path, location: RepoLocation, *, sha256: bool) -> None:
+    """What `git clone` writes (less the branch it checked out: we check out detached), atomically."""
+    url = location.url.replace("\\", "\\\\").replace('"', '\\"')
+    lines = [
+        "[core]",
+        f"\trepositoryformatversion = {1 if sha256 else 0}",
+        "\tfilemode = true",
+        "\tbare = false",
+        "\tlogallrefupdates = true",
+        *(["[extensions]", "\tobjectformat = sha256"] if sha256 else []),
+        '[remote "origin"]',
+        f'\turl = "{url}"',
+        "\tfetch = +refs/heads/*:refs/remotes/origin/*",
+    ]
+    fresh = git_dir / "config.latchkey-new"
+    fresh.unlink(missing_ok=True)
+    # O_EXCL: never through a link someone left at this name.
+    handle = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(handle, "w") as file:
+        file.write("\n".join(lines) + "\n")
+    os.replace(fresh, git_dir / "config")  # replaces a link at "config" itself, never follows it
 
 
 def _valid_ref(ref: str) -> str:
@@ -221,6 +298,9 @@ _GIT_CONFIG = (
 )
 
 
+_DEFAULT_PORTS = {"https": 443, "ssh": 22}
+
+
 class Deadline:
     def __init__(self, timeout: float):
         self.timeout = timeout
@@ -247,6 +327,13 @@ class _Job:
         self.work_dir = work_dir
         self.deadline = Deadline(timeout)
         self.env: dict[str, str] = {}
+        # Resolved once and judged (credentials.outbound) before anything starts; git and ssh are
+        # then pinned to this address, so a second DNS answer (rebinding) is never used.
+        port = location.port or _DEFAULT_PORTS[location.transport]
+        try:
+            self.destination = outbound.resolve(location.host, port)
+        except outbound.UnresolvableHost:
+            raise GitError(f"Could not resolve host {location.host}.") from None
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
@@ -257,7 +344,7 @@ class _Job:
                 )
                 yield
         else:
-            self.env = _environment(self.work_dir, _https_config(self.location, self.auth), {})
+            self.env = _environment(self.work_dir, _https_config(self.location, self.auth, self.destination), {})
             yield
 
     def ssh_command(self, agent_socket: Path, public_key: Path) -> str:
@@ -269,6 +356,8 @@ class _Job:
             public_key=public_key,
             known_hosts=known_hosts,
             connect_timeout=max(1, min(30, int(self.deadline.timeout))),
+            address=self.destination.address,
+            host_key_alias=known_hosts_name(self.location.host, self.destination.port),
         )
 
     def run(self, args: list[str], *, repo: Path | None = None) -> tuple[int, str, str]:
@@ -300,7 +389,7 @@ class _Job:
             detail = self.redactor.shorten(err.strip(), 2000)
             logger.info("git %s of %s failed: %s", action, self.redactor.redact(self.location.url), detail)
             if "Host key verification failed" in err and isinstance(self.auth, SSHAuth):
-                raise host_key_error(self.location, self.auth, self.deadline, detail)
+                raise host_key_error(self.location, self.auth, self.deadline, detail, address=self.destination.address)
             raise GitError(_explain(err, action, self.location, self.auth, self.redactor), detail=detail)
 
 
@@ -322,6 +411,9 @@ def _environment(work_dir: Path, config: list[tuple[str, str]], extra: dict[str,
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_SYSTEM": "/dev/null",
         "GIT_CONFIG_GLOBAL": "/dev/null",
+        # A command run in the work directory (clone) never looks above it for a repository whose
+        # config it would read: the plugin root may sit inside another checkout (the project's own).
+        "GIT_CEILING_DIRECTORIES": str(work_dir.parent),
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_ALLOW_PROTOCOL": "https:ssh",
         "GIT_SSH_VARIANT": "ssh",
@@ -336,8 +428,16 @@ def _environment(work_dir: Path, config: list[tuple[str, str]], extra: dict[str,
 
 
 @sensitive_variables("auth", "basic")
-def _https_config(location: RepoLocation, auth: HTTPSAuth | None) -> list[tuple[str, str]]:
+def _https_config(
+    location: RepoLocation, auth: HTTPSAuth | None, destination: outbound.Destination
+) -> list[tuple[str, str]]:
     config = []
+    if not outbound.is_ip_literal(location.host):
+        # curl connects to the address judged instead of resolving the name again; the name stays in
+        # the Host header, the SNI and the certificate check. Each spelling curl might look up is pinned.
+        written = urlsplit(location.url).hostname or location.host
+        for name in dict.fromkeys((location.host, written)):
+            config.append(("http.curloptResolve", f"{name}:{destination.port}:{destination.bracketed_address}"))
     ca_file = getattr(settings, "PLUGINS_GIT_CA_FILE", "")
     if ca_file:
         config.append(("http.sslCAInfo", str(ca_file)))

@@ -125,13 +125,33 @@ def _add_key(
 
 @sensitive_variables("unlocked")
 def _public_line(unlocked: bytes) -> bytes:
-    public = serialization.load_ssh_private_key(unlocked, None).public_key()
+    # Checked (size, then primes) by unlocked_private_key_bytes a moment ago; only its public half is used here.
+    public = serialization.load_ssh_private_key(unlocked, None, unsafe_skip_rsa_key_validation=True).public_key()
     return public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH) + b"\n"
 
 
-def ssh_command(*, user: str, agent_socket: Path, public_key: Path, known_hosts: Path, connect_timeout: int) -> str:
-    """ssh with no configuration but ours: only the agent's key, only the pinned host keys."""
+def ssh_command(
+    *,
+    user: str,
+    agent_socket: Path,
+    public_key: Path,
+    known_hosts: Path,
+    connect_timeout: int,
+    address: str,
+    host_key_alias: str,
+) -> str:
+    """ssh with no configuration but ours: only the agent's key, only the pinned host keys.
+
+    It connects to ``address`` (judged by credentials.outbound; ssh looks nothing up) and checks the
+    server's key against the keys pinned for ``host_key_alias``: the URL's name (``[name]:port``
+    off port 22), never the address, so an address cannot stand in for the name that was pinned.
+    """
     options = {
+        "HostName": address,
+        "HostKeyAlias": host_key_alias,
+        "CheckHostIP": "no",
+        "ProxyCommand": "none",
+        "ProxyJump": "none",
         "User": user,
         "IdentitiesOnly": "yes",
         # With IdentitiesOnly, the public key picks the agent's key to offer: no private key file exists.
@@ -177,12 +197,22 @@ def known_hosts_text(pinned: str) -> str:
     return "\n".join([*lines, *extra]) + "\n"
 
 
-def host_key_error(location: RepoLocation, auth: SSHAuth, deadline: Deadline, detail: str) -> GitHostKeyError:
-    """ssh refused the server's host key; ask the server for it again (no secret is sent) to show it."""
+def known_hosts_name(host: str, port: int) -> str:
+    """The name ssh files a host's key under: ``host`` on port 22, ``[host]:port`` elsewhere."""
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def host_key_error(
+    location: RepoLocation, auth: SSHAuth, deadline: Deadline, detail: str, *, address: str
+) -> GitHostKeyError:
+    """ssh refused the server's host key; ask the server for it again (no secret is sent) to show it.
+
+    Asked at ``address``, the one the job judged and ssh connected to, not at a new lookup of the name.
+    """
     port = location.port or 22
-    name = location.host if port == 22 else f"[{location.host}]:{port}"
+    name = known_hosts_name(location.host, port)
     where = f"{location.host}:{port}"
-    offered = _offered_host_key(location.host, port, min(10.0, max(1.0, deadline.end - time.monotonic())))
+    offered = _offered_host_key(address, port, min(10.0, max(1.0, deadline.end - time.monotonic())))
     if offered is None:
         return GitHostKeyError(
             f"The host key of {where} is not pinned on this credential or differs from the pinned one; "
@@ -205,9 +235,9 @@ def host_key_error(location: RepoLocation, auth: SSHAuth, deadline: Deadline, de
     return GitHostKeyError(message, offered_fingerprint=offered.fingerprint, offered_line=line, detail=detail)
 
 
-def _offered_host_key(host: str, port: int, timeout: float) -> paramiko.PKey | None:
+def _offered_host_key(address: str, port: int, timeout: float) -> paramiko.PKey | None:
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
+        with socket.create_connection((address, port), timeout=timeout) as sock:
             transport = paramiko.Transport(sock)
             try:
                 transport.start_client(timeout=timeout)

@@ -112,11 +112,16 @@ def _checkout(
         auth = git.auth_for(secret, location, redactor)
         existing = checkout_path(plugin.pk)
         if (existing / ".git").is_dir():
-            commit = git.fetch_and_checkout(
-                location=location, ref=plugin.ref, checkout=existing, auth=auth, redactor=redactor,
-                work_dir=work_dir, timeout=timeout,
-            )  # fmt: skip
-            return commit, None
+            try:
+                # Only the checkout's objects and refs are trusted; its .git/config is written again (plugins.git).
+                commit = git.fetch_and_checkout(
+                    location=location, ref=plugin.ref, checkout=existing, auth=auth, redactor=redactor,
+                    work_dir=work_dir, timeout=timeout,
+                )  # fmt: skip
+                return commit, None
+            except git.UntrustedCheckout as exc:
+                # Not what our clone made: a fresh clone replaces it, as at registration.
+                logger.warning("plugin %s: its checkout is not trusted (%s); cloning afresh", plugin.pk, exc)
         fresh = work_dir / "checkout"
         commit = git.clone(
             location=location, ref=plugin.ref, destination=fresh, auth=auth, redactor=redactor,

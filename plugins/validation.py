@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from credentials.errors import CredentialNotFound
+from credentials import outbound
+from credentials.errors import CredentialNotFound, DestinationRefused
 from credentials.models import Credential
 from credentials.permissions import USE, user_can
 from credentials.selectors import credential_get_by_name_for_user, credential_get_for_user
@@ -36,10 +37,14 @@ def check_location(repo_url: Any, errors: Errors) -> RepoLocation | None:
         errors["repo_url"] = ["Enter a URL of at most 2,000 characters."]
         return None
     try:
-        return parse_repo_url(repo_url)
-    except ValueError as exc:
+        location = parse_repo_url(repo_url)
+        # An address in a refused range is refused now; a name is judged at each sync, by the
+        # address it then resolves to (credentials.outbound), which is the one git connects to.
+        outbound.check_literal(location.host)
+    except (ValueError, DestinationRefused) as exc:
         errors["repo_url"] = [str(exc)]
         return None
+    return location
 
 
 def check_ref(ref: Any, errors: Errors) -> str:

@@ -11,6 +11,8 @@ os.environ.setdefault("FERNET_KEYS", Fernet.generate_key().decode())
 os.environ["DEBUG"] = "0"
 # Checkouts in a directory of this run's own, shared with the worker processes it starts.
 os.environ.setdefault("PLUGINS_ROOT", tempfile.mkdtemp(prefix="latchkey-test-plugins-"))
+# The servers the integration tests start listen on loopback; tests of refusals list nothing.
+os.environ.setdefault("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
 
 from config.settings import *  # noqa: F403
 

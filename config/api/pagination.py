@@ -7,24 +7,35 @@ from typing import Any
 from django.core.paginator import EmptyPage, Page, Paginator
 from django.db.models import Count, Window
 from rest_framework import pagination
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 
+# The page numbers a list answers: an offset past this costs the database its whole table for
+# nothing, and one past PostgreSQL's bigint (page 9223372036854775807) was a 500.
+MAX_PAGE = 1_000_000
 
-def _whole_number(request: Request, name: str) -> int | None:
-    """The query parameter as a number of 1 or more; anything else is a 400 naming it."""
+
+def _whole_number(request: Request, name: str, ceiling: int) -> int | None:
+    """The query parameter as a number of 1 or more, or ``ceiling + 1`` when it is over ``ceiling``.
+
+    Anything else is a 400 naming it. The digits are counted before they are converted: Python
+    refuses to convert more than 4,300 of them (a 500), and the work grows with their number.
+    """
     raw = request.query_params.get(name)
     if raw is None:
         return None
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+    digits = raw.lstrip("0")
+    if not (raw.isascii() and raw.isdigit()) or not digits:
         raise ValidationError({name: ["Send a whole number, 1 or more."]})
-    return int(raw)
+    if len(digits) > len(str(ceiling)) or int(digits) > ceiling:
+        return ceiling + 1
+    return int(digits)
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
     """A bad ``page`` or ``page_size`` is a 400 naming it (DRF would quietly use the default size).
 
-    A page past the last is a 404, as in DRF; a size over the maximum gets the maximum.
+    A page past the last, or past MAX_PAGE, is a 404, as in DRF; a size over the maximum gets the maximum.
     """
 
     page_size = 50
@@ -33,18 +44,23 @@ class PageNumberPagination(pagination.PageNumberPagination):
     invalid_page_message = "No page {page_number}: {message}."
 
     def get_page_size(self, request: Request) -> int:
-        wanted = _whole_number(request, self.page_size_query_param)
+        wanted = _whole_number(request, self.page_size_query_param, self.max_page_size)
         return self.page_size if wanted is None else min(wanted, self.max_page_size)
 
     def get_page_number(self, request: Request, paginator: Any) -> int:
         if request.query_params.get(self.page_query_param) in self.last_page_strings:
             return paginator.num_pages
-        return _whole_number(request, self.page_query_param) or 1
+        number = _whole_number(request, self.page_query_param, MAX_PAGE) or 1
+        if number > MAX_PAGE:
+            raise NotFound(f"No such page: page numbers stop at {MAX_PAGE}.")
+        return number
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             parameter["schema"]["minimum"] = 1
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"]["maximum"] = MAX_PAGE
             if parameter["name"] == self.page_size_query_param:
                 parameter["description"] = (
                     f"Results per page: {self.page_size} when absent; a number over {self.max_page_size} "

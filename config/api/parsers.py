@@ -1,4 +1,4 @@
-"""The API's JSON parser: DRF's, with a document nested too deeply for Python answered as bad input."""
+"""The API's JSON parser: DRF's, with a document nested deeper than MAX_JSON_DEPTH answered as bad input."""
 
 from __future__ import annotations
 
@@ -7,10 +7,17 @@ from typing import Any
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
+from config.json_depth import MAX_JSON_DEPTH, too_deep
+
+TOO_DEEP = f"JSON parse error - the document is nested too deeply (more than {MAX_JSON_DEPTH} levels)."
+
 
 class JSONParser(parsers.JSONParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
         try:
-            return super().parse(stream, media_type, parser_context)
+            data = super().parse(stream, media_type, parser_context)
         except RecursionError:  # DRF catches only ValueError: "[" * 100_000 would be a 500
-            raise ParseError("JSON parse error - the document is nested too deeply.") from None
+            raise ParseError(TOO_DEEP) from None
+        if too_deep(data):  # parsed, but deep enough to fail later in whatever walks it
+            raise ParseError(TOO_DEEP)
+        return data

@@ -16,10 +16,10 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from config.api.schema import errors_for
+from config.api.throttling import ScopedRateThrottle
 from config.lockout import lockout_response
 from credentials.api.serializers import TokenInput, TokenOutput
 

@@ -45,9 +45,9 @@ from credentials.api.serializers import (
     credential_row_of,
     credential_type_output,
 )
-from credentials.errors import StaleVersion
+from credentials.errors import CredentialPermissionDenied, StaleVersion
 from credentials.models import Credential, CredentialType
-from credentials.permissions import actions_for, actions_for_row
+from credentials.permissions import CHANGE, actions_for, actions_for_row, user_can
 
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
 
@@ -200,6 +200,11 @@ class CredentialViewSet(_CredentialRoute):
         return self._change(request, partial=True)
 
     def _change(self, request: Request, *, partial: bool) -> Response:
+        # Authorization before the body and the preconditions (RFC 9110, 13.2.1): who may not change
+        # the credential hears 403 (404 if they may not see it, from initial()), never 400, 428 or 412.
+        # The service checks again under the row's lock, in case a share was taken back meanwhile.
+        if not user_can(request.user, CHANGE, self.credential):
+            raise CredentialPermissionDenied("You may not change this credential.")
         payload = CredentialUpdateInput(data=request.data, partial=partial)
         payload.is_valid(raise_exception=True)
         changes = dict(payload.validated_data)

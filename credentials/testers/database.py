@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 from contextlib import contextmanager
 from typing import Any
@@ -11,8 +12,10 @@ import psycopg2
 import redis
 from django.views.decorators.debug import sensitive_variables
 from redis.backoff import NoBackoff
+from redis.maint_notifications import MaintNotificationsConfig
 from redis.retry import Retry
 
+from credentials import outbound
 from credentials.door import RevealedSecret
 from credentials.redaction import Redactor
 from credentials.testers.base import Tester, TestFailed
@@ -40,7 +43,8 @@ class PostgresTester(Tester):
     @sensitive_variables("secret", "params")
     def check(self, secret: RevealedSecret, redactor: Redactor) -> tuple[str, dict[str, Any]]:
         host, port = secret["host"], int(secret.get("port") or 5432)
-        secret.check_destination(host)
+        # The host allowed, then its address judged (credentials.outbound), resolved once.
+        destination = secret.destination(host, port)
         database, user = secret["database"], secret["username"]
         # libpq reads a database name holding "=" or a URI as a whole connection string, which
         # could name another host: refuse it rather than let a field redirect the password.
@@ -50,7 +54,10 @@ class PostgresTester(Tester):
         sslmode = secret.get("sslmode") or "prefer"
         with _ca_file(secret.get("ssl_root_cert")) as ca_path:
             params = {
+                # libpq connects to hostaddr and looks nothing up; host still names the server for
+                # TLS (verify-full checks the certificate against it, and it is the SNI sent).
                 "host": host,
+                "hostaddr": destination.address,
                 "port": port,
                 "dbname": database,
                 "user": user,
@@ -85,28 +92,40 @@ class RedisTester(Tester):
     slug = "redis"
     timeout = 5.0
 
-    @sensitive_variables("secret", "client")
+    @sensitive_variables("secret", "client", "pool")
     def check(self, secret: RevealedSecret, redactor: Redactor) -> tuple[str, dict[str, Any]]:
         host, port = secret["host"], int(secret.get("port") or 6379)
-        secret.check_destination(host)
+        # The host allowed, then its address judged (credentials.outbound), resolved once.
+        destination = secret.destination(host, port)
         tls = bool(secret.get("tls"))
-        client = None
+        client = pool = None
         try:
-            # A single connection, made here: it sends AUTH (and SELECT) before the PING.
-            client = redis.Redis(
+            options: dict[str, Any] = {}
+            if tls:
+                # Verified against the host's name, whichever address the socket went to.
+                options = {
+                    "ssl_ca_data": secret.get("tls_ca_cert") or None,
+                    "ssl_cert_reqs": "required",
+                    "ssl_check_hostname": True,
+                }
+            pool = redis.ConnectionPool(
+                connection_class=_PinnedSSLConnection if tls else _PinnedConnection,
+                destination=destination,
                 host=host,
                 port=port,
                 db=int(secret.get("db") or 0),
                 username=secret.get("username") or None,
                 password=secret["password"],
-                ssl=tls,
-                ssl_ca_data=(secret.get("tls_ca_cert") or None) if tls else None,
                 socket_connect_timeout=self.timeout,
                 socket_timeout=self.timeout,
                 # One attempt: a wrong password is an answer, not a reason to try again.
                 retry=Retry(NoBackoff(), 0),
-                single_connection_client=True,
+                # A server's "moved" notice would send the password to wherever it names.
+                maint_notifications_config=MaintNotificationsConfig(enabled=False),
+                **options,
             )
+            # A single connection, made here: it sends AUTH (and SELECT) before the PING.
+            client = redis.Redis(connection_pool=pool, single_connection_client=True)
             client.ping()
             version = client.info("server").get("redis_version", "")
         except redis.AuthenticationError as exc:
@@ -120,7 +139,27 @@ class RedisTester(Tester):
         finally:
             if client is not None:
                 client.close()
+            if pool is not None:
+                pool.disconnect()  # ours, not the client's: close() only hands the connection back to it
         return f"Authenticated to Redis at {host}:{port} and got PONG (Redis {version}).", {"server_version": version}
+
+
+class _PinnedConnection(redis.connection.Connection):
+    """redis-py's connection, to the address judged instead of a fresh lookup of the host's name."""
+
+    def __init__(self, *, destination: outbound.Destination, **kwargs: Any) -> None:
+        self.destination = destination
+        super().__init__(**kwargs)
+
+    def _connect(self) -> socket.socket:
+        sock = outbound.connect(self.destination, self.socket_connect_timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.settimeout(self.socket_timeout)
+        return sock
+
+
+class _PinnedSSLConnection(redis.connection.SSLConnection, _PinnedConnection):
+    """TLS (SSLConnection, which checks the certificate against ``host``) over _PinnedConnection's socket."""
 
 
 def _first_line(exc: Exception) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 
 from django.views.decorators.debug import sensitive_variables
 
+from credentials import outbound
 from credentials.door import RevealedSecret
 from credentials.redaction import Redactor
 from credentials.testers.base import TestFailed
@@ -49,6 +51,26 @@ class Answer:
         return text
 
 
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the address judged, never to a second lookup of the name (DNS rebinding).
+
+    The name stays the connection's host: it is the Host header, and over TLS the name sent (SNI)
+    and the one the certificate is checked against.
+    """
+
+    destination: outbound.Destination | None = None
+
+    def connect(self) -> None:
+        if self.destination is None:
+            raise RuntimeError("a pinned connection needs its destination")
+        self.sock = outbound.connect(self.destination, self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection, _PinnedHTTPConnection):
+    """TLS over _PinnedHTTPConnection's socket: HTTPSConnection.connect wraps what its parent's made."""
+
+
 def join(base_url: str, path: str) -> str:
     """The base URL (which may carry a path, as GitHub Enterprise's /api/v3 does) and a path under it."""
     return base_url.rstrip("/") + "/" + path.lstrip("/")
@@ -71,17 +93,19 @@ def request(
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TestFailed(f"'{redactor.shorten(url, 200)}' is not an http:// or https:// URL.")
-    secret.check_destination(parts.hostname)
     try:
-        port = parts.port
+        port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise TestFailed("The URL's port is not a number.") from None
+    # The host allowed, then its address judged (credentials.outbound): the one the connection goes to.
+    destination = secret.destination(parts.hostname, port)
     if parts.scheme == "https":
-        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+        connection: http.client.HTTPConnection = _PinnedHTTPSConnection(
             parts.hostname, port, timeout=timeout, context=ssl.create_default_context()
         )
     else:
-        connection = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
+        connection = _PinnedHTTPConnection(parts.hostname, port, timeout=timeout)
+    connection.destination = destination
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         connection.request(method, target, headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers})

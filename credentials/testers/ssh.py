@@ -8,6 +8,7 @@ import paramiko
 from django.views.decorators.debug import sensitive_variables
 from paramiko.hostkeys import HostKeyEntry
 
+from credentials import outbound
 from credentials.door import RevealedSecret
 from credentials.redaction import Redactor
 from credentials.testers.base import Tester, TestFailed
@@ -66,7 +67,8 @@ class SSHKeyTester(Tester):
             raise TestFailed("No host key is pinned on this credential.")
         name = entries[0].hostnames[0]
         host, port = _target(name)
-        secret.check_destination(host)
+        # The host allowed, then its address judged (credentials.outbound), resolved once.
+        destination = secret.destination(host, port)
         try:
             key = load_private_key(secret["private_key"], secret.get("passphrase"))
         except SchemaErrors as exc:
@@ -83,10 +85,14 @@ class SSHKeyTester(Tester):
         policy = _RecordingRejectPolicy()
         client.set_missing_host_key_policy(policy)
         where = f"{host}:{port}"
+        sock = None
         try:
+            # To the address judged; paramiko still looks the host key up by name ([host]:port).
+            sock = outbound.connect(destination, self.timeout)
             client.connect(
                 host,
                 port=port,
+                sock=sock,
                 username=username,
                 pkey=key,
                 timeout=self.timeout,
@@ -125,6 +131,8 @@ class SSHKeyTester(Tester):
             raise TestFailed(f"Could not connect to {where}: {exc.strerror or exc}") from None
         finally:
             client.close()
+            if sock is not None:
+                sock.close()
         message = (
             f"Authenticated to {where} as {username} with key {key.fingerprint}; "
             f"its host key {server_key.fingerprint} matched the pinned one."

@@ -174,7 +174,7 @@ class CustomCredentialType(CredentialType):
         self.category = category
         self.icon = icon
         self.description = description
-        self.fields = with_secret_history(parse_schema(schema), secret_history)
+        self.fields = with_secret_history(parse_schema(schema, stored=True), secret_history)
         # The same conventions as the built-in types: these fields name where the secret goes...
         self.destination_fields = tuple(
             f.name for f in self.fields if f.name in ("base_url", "url", "host") and f.type == "string"

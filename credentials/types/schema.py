@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from credentials.types.patterns import mismatch, pattern_problem
+
 FIELD_TYPES = ("string", "number", "boolean", "options", "hidden")
 INPUT_HINTS = ("text", "password", "textarea")
 
@@ -15,6 +17,11 @@ INPUT_HINTS = ("text", "password", "textarea")
 # denial-of-service vector and no credential needs more (a 16 KiB RSA key is ~12 KiB).
 DEFAULT_MAX_LENGTH = 16_384
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# A schema's own size: every form, validation and page of its type walks it (the checks of one
+# field against the earlier ones are quadratic). Custom types have a handful; built-in ones at most 8.
+MAX_FIELDS = 50
+MAX_OPTIONS = 200
+MAX_SHOW_IF_VALUES = 50
 
 REQUIRED = "This field is required."
 
@@ -127,8 +134,8 @@ def _check_value(spec: Field, value: Any) -> list[str]:
             problems.append(
                 f"Ensure this value has at most {spec.effective_max_length} characters (it has {len(value)})."
             )
-        elif spec.pattern and not re.fullmatch(spec.pattern, value):
-            problems.append(f"Enter a value matching the pattern {spec.pattern}.")
+        elif spec.pattern:
+            problems.extend(mismatch(spec.pattern, value))  # on RE2: linear in the value
         if spec.type == "hidden" and value != spec.default:
             problems.append("This field is set by the credential type and cannot be changed.")
         return problems
@@ -207,10 +214,16 @@ _FIELD_KEYS = {
 }  # fmt: skip
 
 
-def parse_schema(raw: Any) -> tuple[Field, ...]:
-    """Build fields from their JSON form, reporting every problem by field position and name."""
+def parse_schema(raw: Any, *, stored: bool = False) -> tuple[Field, ...]:
+    """Build fields from their JSON form, reporting every problem by field position and name.
+
+    ``stored``: a schema read back from the database, saved under older rules. Its fields load even
+    over today's ceilings, and a pattern RE2 refuses fails each value at use instead of the type.
+    """
     if not isinstance(raw, list) or not raw:
         raise SchemaErrors({"__all__": ["A schema is a non-empty list of field objects."]})
+    if len(raw) > MAX_FIELDS and not stored:
+        raise SchemaErrors({"__all__": [f"A schema has at most {MAX_FIELDS} fields (this one has {len(raw)})."]})
     errors: dict[str, list[str]] = {}
     fields: list[Field] = []
     for index, item in enumerate(raw, start=1):
@@ -218,7 +231,7 @@ def parse_schema(raw: Any) -> tuple[Field, ...]:
         if isinstance(item, Mapping) and isinstance(item.get("name"), str):
             where = f"field {index} ({item['name']})"
         problems: list[str] = []
-        spec = _parse_field(item, fields, problems)
+        spec = _parse_field(item, fields, problems, stored=stored)
         if problems:
             errors[where] = problems
         elif spec is not None:
@@ -228,7 +241,7 @@ def parse_schema(raw: Any) -> tuple[Field, ...]:
     return tuple(fields)
 
 
-def _parse_field(item: Any, earlier: list[Field], problems: list[str]) -> Field | None:
+def _parse_field(item: Any, earlier: list[Field], problems: list[str], *, stored: bool = False) -> Field | None:
     if not isinstance(item, Mapping):
         problems.append("Each field is an object.")
         return None
@@ -263,11 +276,8 @@ def _parse_field(item: Any, earlier: list[Field], problems: list[str]) -> Field 
     ):
         problems.append(f"'max_length' must be a whole number from 1 to {DEFAULT_MAX_LENGTH}.")
     pattern = item.get("pattern", "")
-    if isinstance(pattern, str) and pattern:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            problems.append(f"'pattern' is not a valid regular expression ({exc}).")
+    if not stored:
+        problems.extend(_cost_problems(item))
     options = _parse_options(item.get("options", []), field_type, problems)
     show_if = _parse_show_if(item.get("show_if", {}), earlier, problems)
     if problems:
@@ -295,8 +305,31 @@ def _parse_field(item: Any, earlier: list[Field], problems: list[str]) -> Field 
     if spec.type == "hidden" and spec.default is None:
         problems.append("A hidden field needs a default: it is the value the type always uses.")
     if spec.default is not None:
-        problems.extend(f"'default' is invalid: {m}" for m in _check_value(spec, spec.default))
+        # A stored pattern RE2 refuses fails values at use; its default was checked when it was saved.
+        rule = replace(spec, pattern="") if stored and spec.pattern and pattern_problem(spec.pattern) else spec
+        problems.extend(f"'default' is invalid: {m}" for m in _check_value(rule, spec.default))
     return None if problems else spec
+
+
+def _cost_problems(item: Mapping[str, Any]) -> list[str]:
+    """What in a field's definition is over a ceiling: its pattern (on RE2), its options, its conditions."""
+    problems = []
+    pattern = item.get("pattern")
+    if isinstance(pattern, str) and pattern:
+        reason = pattern_problem(pattern)
+        if reason:
+            problems.append(f"'pattern' {reason}")
+    options = item.get("options")
+    if isinstance(options, list) and len(options) > MAX_OPTIONS:
+        problems.append(f"A field has at most {MAX_OPTIONS} options (this one has {len(options)}).")
+    show_if = item.get("show_if")
+    if isinstance(show_if, Mapping):
+        for name, wanted in show_if.items():
+            if isinstance(wanted, list) and len(wanted) > MAX_SHOW_IF_VALUES:
+                problems.append(
+                    f"'show_if' lists at most {MAX_SHOW_IF_VALUES} values for a field ('{name}' has {len(wanted)})."
+                )
+    return problems
 
 
 def _parse_options(raw: Any, field_type: str, problems: list[str]) -> tuple[Option, ...]:

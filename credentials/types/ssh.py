@@ -6,6 +6,7 @@ import io
 from dataclasses import dataclass
 
 import paramiko
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
@@ -13,6 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 from paramiko.hostkeys import HostKeyEntry
 
 from credentials.types.hosts import normalise_host
+from credentials.types.key_costs import NOT_A_KEY, UNSUPPORTED_TYPE, check_key_costs, check_rsa_bits
 from credentials.types.schema import SchemaErrors
 
 _OPENSSH_HEADER = "-----BEGIN OPENSSH PRIVATE KEY-----"
@@ -27,7 +29,12 @@ class PinnedHostKey:
 
 @sensitive_variables("text", "passphrase", "data", "password", "loaded")
 def _parse_private_key(text: str, passphrase: str | None) -> tuple[PrivateKeyTypes, type[paramiko.PKey]]:
-    """The decrypted key and its paramiko class; raise SchemaErrors on ``private_key`` or ``passphrase``."""
+    """The decrypted key and its paramiko class; raise SchemaErrors on ``private_key`` or ``passphrase``.
+
+    Every use of a stored key comes here (validation, the SSH test, git's agent, import). The costs
+    the key names (KDF rounds, scrypt memory, RSA size, key type) are held to their ceilings first.
+    """
+    check_key_costs(text)
     data = text.strip().encode() + b"\n"
     password = passphrase.encode() if passphrase else None
     loader = (
@@ -36,7 +43,10 @@ def _parse_private_key(text: str, passphrase: str | None) -> tuple[PrivateKeyTyp
         else serialization.load_pem_private_key
     )
     try:
-        loaded = loader(data, password)
+        # RSA's consistency check (its primes) is the costly part: run below, once the size is known.
+        loaded = loader(data, password, unsafe_skip_rsa_key_validation=True)
+    except UnsupportedAlgorithm:
+        raise SchemaErrors({"private_key": [UNSUPPORTED_TYPE]}) from None
     except TypeError:
         # cryptography says TypeError when a password is missing or superfluous.
         if password:
@@ -45,11 +55,23 @@ def _parse_private_key(text: str, passphrase: str | None) -> tuple[PrivateKeyTyp
     except (ValueError, IndexError):
         if password and _is_encrypted(loader, data):
             raise SchemaErrors({"passphrase": ["The passphrase does not decrypt this key."]}) from None
-        raise SchemaErrors({"private_key": ["This is not a private key in OpenSSH or PEM format."]}) from None
+        raise SchemaErrors({"private_key": [NOT_A_KEY]}) from None
     key_class = _paramiko_class(loaded)
     if key_class is None:
-        raise SchemaErrors({"private_key": ["Unsupported key type: use Ed25519, ECDSA or RSA."]})
+        raise SchemaErrors({"private_key": [UNSUPPORTED_TYPE]})
+    if isinstance(loaded, rsa.RSAPrivateKey):
+        loaded = _checked_rsa(loaded)
     return loaded, key_class
+
+
+@sensitive_variables("loaded")
+def _checked_rsa(loaded: rsa.RSAPrivateKey) -> rsa.RSAPrivateKey:
+    """The RSA key, its size held to the ceiling, then checked as the loader would have (primes and all)."""
+    check_rsa_bits(loaded.key_size)
+    try:
+        return loaded.private_numbers().private_key()
+    except ValueError:
+        raise SchemaErrors({"private_key": [NOT_A_KEY]}) from None
 
 
 @sensitive_variables("loaded")
@@ -70,6 +92,8 @@ def unlocked_private_key_bytes(text: str, passphrase: str | None) -> bytes:
 def load_private_key(text: str, passphrase: str | None) -> paramiko.PKey:
     """Parse a private key; raise SchemaErrors on ``private_key`` or ``passphrase``."""
     loaded, key_class = _parse_private_key(text, passphrase)
+    if isinstance(loaded, rsa.RSAPrivateKey):
+        return paramiko.RSAKey(key=loaded)  # already checked: paramiko's load would check it again
     # Paramiko reads the key already decrypted, in memory: the passphrase's key derivation
     # (bcrypt, deliberately slow) runs once, not twice.
     unlocked = _openssh_pem(loaded)
@@ -78,10 +102,10 @@ def load_private_key(text: str, passphrase: str | None) -> paramiko.PKey:
 
 def _is_encrypted(loader, data: bytes) -> bool:
     try:
-        loader(data, None)
+        loader(data, None, unsafe_skip_rsa_key_validation=True)
     except TypeError:
         return True
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, UnsupportedAlgorithm):
         return False
     return False
 

@@ -16,6 +16,7 @@ from audit.models import AuditEvent
 from config.api.pagination import PageNumberPagination
 from credentials.models import Credential, CredentialGroupPermission, CredentialUserPermission
 from credentials.sharing import credential_share
+from tests.costly_input import PASSPHRASE, no_key_work, openssh_key, pkcs8_pbkdf2_key, pkcs8_scrypt_key
 from tests.factories import make_credential, valid_fields
 
 CREATE = "/api/credentials/"
@@ -300,6 +301,73 @@ def test_a_page_size_over_the_maximum_gets_the_maximum(api_client, credential):
     assert response.status_code == 200 and response.json()["count"] == 1
     request = Request(APIRequestFactory().get(CREATE, {"page_size": "5000"}))
     assert PageNumberPagination().get_page_size(request) == 1000
+
+
+# --- Costs the input would choose: each has a ceiling, checked before the work -------------------
+
+_BEYOND_EVERY_PAGE = ["9223372036854775807", "99999999999999999999999", "1" + "0" * 5000, "1000001"]
+
+
+@pytest.mark.parametrize("page", _BEYOND_EVERY_PAGE, ids=["int64-max", "23-digits", "5001-digits", "ceiling+1"])
+@pytest.mark.parametrize("route", ["credentials", "plugins", "audit-logs"])
+def test_a_page_past_every_limit_is_404_not_500(api_client, postgres_only, credential, route, page):
+    path = {"credentials": CREATE, "plugins": "/api/plugins/", "audit-logs": f"{CREATE}{credential.pk}/audit-logs/"}
+    response = api_client.get(f"{path[route]}?page={page}")
+    assert response.status_code == 404, response.content
+    body = response.json()
+    assert body["code"] == "not_found" and "1000000" in body["detail"]
+    assert page[:30] not in body["detail"]
+
+
+@pytest.mark.parametrize("size", ["9223372036854775807", "9" * 5000])
+def test_a_page_size_past_every_limit_gets_the_maximum(api_client, postgres_only, credential, size):
+    response = api_client.get(f"{CREATE}?page_size={size}")
+    assert response.status_code == 200 and response.json()["count"] == 1
+
+
+@pytest.mark.parametrize("days", ["9223372036854775807", "9" * 5000])
+def test_expiring_within_past_its_limit_is_named(api_client, credential, days):
+    _field_messages(api_client.get(f"{CREATE}?expiring_within={days}"), "expiring_within")
+
+
+@pytest.mark.parametrize(
+    ("make_key", "cost"),
+    [
+        pytest.param(lambda: pkcs8_pbkdf2_key(claimed_iterations=10_000_000), "10000000 PBKDF2", id="pkcs8-pbkdf2"),
+        pytest.param(lambda: openssh_key(rounds=6000), "6000 bcrypt rounds", id="openssh-bcrypt"),
+        pytest.param(lambda: pkcs8_scrypt_key(n=2**20), "1024 MiB", id="pkcs8-scrypt"),
+    ],
+)
+def test_a_key_whose_kdf_costs_too_much_is_refused_by_field_before_derivation(api_client, make_key, cost):
+    fields = {**valid_fields("ssh_key"), "private_key": make_key(), "passphrase": PASSPHRASE}
+    with nothing_written(), no_key_work():
+        response = api_client.post(CREATE, {"type": "ssh_key", "name": "deploy", "fields": fields}, format="json")
+    (message,) = _field_messages(response, "fields", "private_key")
+    assert cost in message and "at most" in message
+
+
+@pytest.mark.parametrize("where", ["fields", "tags", "name", "top"])
+def test_a_deeply_nested_body_is_400_not_500(api_client, where):
+    deep: Any = "x"
+    for _ in range(900):
+        deep = [deep]
+    body = {**GOOD, where: deep} if where != "top" else deep
+    with nothing_written():
+        response = api_client.post(CREATE, json.dumps(body), content_type="application/json")
+    assert response.status_code == 400, response.content
+
+
+def test_a_body_nested_past_the_ceiling_is_refused_as_it_is_parsed(api_client):
+    fields: Any = {"host": "cache.example.com"}
+    for _ in range(31):
+        fields = {"a": fields}
+    with nothing_written():
+        response = api_client.post(CREATE, {**GOOD, "fields": fields}, format="json")  # 33 deep
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "JSON parse error - the document is nested too deeply (more than 32 levels).",
+        "code": "parse_error",
+    }
 
 
 # --- Sharing ------------------------------------------------------------------------------------

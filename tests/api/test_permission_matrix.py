@@ -325,6 +325,71 @@ def test_status(world: World, request_line: str, role: str, expected: int) -> No
         assert world.credential.name.encode() not in response.content
 
 
+# A change that fails its preconditions, or its validation, by each role. Whoever could not make the
+# change with them right is told that first (RFC 9110, 13.2.1): 404 if they may not see the credential,
+# 403 if they may see but not change it. Only a role that may change it learns of the version.
+# Each case: (headers, body beyond the one in REQUEST_BODIES, status for a role that may change it).
+STALE = 1_000  # added to the credential's version: a version nobody read
+CHANGE_CASES: dict[str, tuple[Callable[[World], dict[str, str]], Callable[[World], dict[str, Any]], int]] = {
+    "no version": (lambda w: {}, lambda w: {"version": None}, 428),
+    "a stale version in the body": (lambda w: {}, lambda w: {"version": w.credential.version + STALE}, 409),
+    "a stale If-Match": (
+        lambda w: {"HTTP_IF_MATCH": f'"{w.credential.version + STALE}"'},
+        lambda w: {"version": None},
+        412,
+    ),
+    "a malformed If-Match": (lambda w: {"HTTP_IF_MATCH": "yesterday's"}, lambda w: {"version": None}, 400),
+    "a bad body": (lambda w: {}, lambda w: {"name": 5}, 400),
+}
+# fmt: off
+REFUSED_BEFORE_PRECONDITIONS: dict[str, int] = {
+    "anonymous": 401, "stranger": 404, "use": 403, "view": 403, "member": 403,
+}
+# fmt: on
+
+
+def _change_cells() -> list[Any]:
+    return [
+        pytest.param(request_line, case, role, id=f"{request_line} with {case} as {role}")
+        for request_line in ("PUT /api/credentials/{id}/", "PATCH /api/credentials/{id}/")
+        for case in CHANGE_CASES
+        for role in ROLES
+    ]
+
+
+@pytest.mark.parametrize(("request_line", "case", "role"), _change_cells())
+def test_authorization_comes_before_preconditions(world: World, request_line: str, case: str, role: str) -> None:
+    headers, changes, if_allowed = CHANGE_CASES[case]
+    expected = REFUSED_BEFORE_PRECONDITIONS.get(role, if_allowed)
+    body = {**REQUEST_BODIES[request_line](world, role), **changes(world)}
+    body = {key: value for key, value in body.items() if value is not None}
+    method, template = request_line.split(" ", 1)
+    before = _snapshot()
+
+    response = world.client(role).generic(
+        method, world.fill(template), data=json.dumps(body), content_type="application/json", **headers(world)
+    )
+
+    assert response.status_code == expected, response.content[:500]
+    assert _snapshot() == before, "a refused request changed something"
+    if expected == 404:
+        assert response.json()["code"] == "not_found"
+        assert world.credential.name.encode() not in response.content
+    if expected in (401, 403, 404):
+        assert b"version" not in response.content.lower()  # nothing said of the version to who may not change
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_plugin_change_is_authorized_before_its_body_is_read(world: World, role: str) -> None:
+    expected = {"anonymous": 401, "owner": 400, "superuser": 400}.get(role, 404)
+    before = _snapshot()
+
+    response = world.client(role).patch(f"/api/plugins/{world.plugin.pk}/", {"ref": 5}, format="json")
+
+    assert response.status_code == expected, response.content[:500]
+    assert _snapshot() == before
+
+
 @pytest.mark.parametrize("role", list(VISIBILITY))
 def test_list_shows_what_the_role_may_see(world: World, role: str) -> None:
     appears, permissions = VISIBILITY[role]

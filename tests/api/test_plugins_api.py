@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 UNREACHABLE = "https://127.0.0.1:9"
 
 
-def _token(owner, name: str, secret: str = "t0ken", **extra):
+def _token(owner, name: str, secret: str = "t0ken-deploy", **extra):
     """A GitHub token for a server at UNREACHABLE, so 127.0.0.1 is its allowed host."""
     fields = {"token": secret, "base_url": UNREACHABLE}
     return credential_create(actor=owner, type_slug="github_pat", name=name, fields=fields, **extra)
@@ -71,7 +71,7 @@ def test_registration_answers_202_and_the_task_records_the_failed_clone(api, tok
     assert body["credential"] == {"id": str(token.pk), "name": "deploy", "environment": "production"}
     plugin = Plugin.objects.get(pk=body["id"])
     assert plugin.status == PluginStatus.FAILED
-    assert plugin.last_error and "t0ken" not in plugin.last_error
+    assert plugin.last_error and "t0ken-deploy" not in plugin.last_error
     assert plugin.run is None and plugin.credential_used_at is not None
     assert not checkout_path(plugin.pk).exists()
     event = AuditEvent.objects.get(action=AuditAction.PLUGIN_LINKED)
@@ -201,7 +201,7 @@ def test_a_credential_in_use_cannot_be_deleted_until_its_plugins_move_or_go(api,
     assert Credential.objects.filter(pk=token.pk).exists()
     assert not AuditEvent.objects.filter(action=AuditAction.DELETED).exists()
 
-    spare = _token(owner, "spare", "y0ken")
+    spare = _token(owner, "spare", "y0ken-spare")
     moved = api.patch(f"/api/plugins/{plugin_id}/", {"credential": str(spare.pk)}, format="json")
     assert moved.status_code == 200 and moved.json()["credential"]["id"] == str(spare.pk)
     assert AuditEvent.objects.filter(action=AuditAction.PLUGIN_UNLINKED, credential_ref=str(token.pk)).exists()

@@ -17,6 +17,7 @@ from django.urls import reverse
 from audit.models import AuditAction, AuditEvent
 from credentials.models import Credential, CredentialType
 from credentials.services import credential_reveal, credential_update
+from tests.costly_input import PASSPHRASE, no_backtracking, no_key_work, pkcs8_pbkdf2_key
 from tests.factories import BUILTIN_SLUGS, make_credential, make_user, ssh_keypair, valid_fields
 from tests.form_data import add_data, data_sent_back
 
@@ -515,6 +516,82 @@ def test_custom_type_with_a_bad_schema_is_refused(staff_client, overrides, field
     errors = form_errors(response)
     assert any(message in m for m in errors.get(field, [])), errors
     assert CredentialType.objects.count() == before
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        pytest.param(
+            r"(a)\1", "field 1 (code): 'pattern' is not a valid regular expression for RE2", id="backreference"
+        ),
+        pytest.param(r"(?=a)a", "lookaround", id="lookahead"),
+        pytest.param("a" * 1001, "at most 1000 characters", id="too-long"),
+    ],
+)
+def test_custom_type_with_a_pattern_re2_cannot_run_is_refused(staff_client, pattern, message):
+    schema = [{"name": "code", "label": "Code", "pattern": pattern}, *CUSTOM_SCHEMA[1:]]
+    response = staff_client.post(reverse("admin:credentials_credentialtype_add"), type_data(schema=json.dumps(schema)))
+    assert response.status_code == 200
+    errors = form_errors(response)
+    assert any(message in m for m in errors.get("schema", [])), errors
+    assert not CredentialType.objects.filter(slug="acme_api").exists()
+
+
+def test_custom_type_with_a_backtracking_pattern_is_saved_and_runs_on_re2(staff_client):
+    schema = [{"name": "code", "label": "Code", "pattern": "(a|aa)+"}, *CUSTOM_SCHEMA[1:]]
+    response = staff_client.post(reverse("admin:credentials_credentialtype_add"), type_data(schema=json.dumps(schema)))
+    assert response.status_code == 302, form_errors(response)
+    fields = {"code": "a" * 5_000 + "b", "base_url": "https://api.acme.test", "api_key": canary()}
+    with no_backtracking("(a|aa)+"):  # on Python's re, this value would take longer than the universe has left
+        response = staff_client.post(add_url("acme_api"), add_data("acme_api", fields))
+    assert any("matching the pattern" in m for m in form_errors(response)["field__code"])
+
+
+def test_a_stored_type_whose_pattern_re2_refuses_fails_closed_beside_its_field(staff_client):
+    # Saved when patterns ran on Python's re (or written around the admin): it still loads.
+    schema = [{"name": "code", "label": "Code", "pattern": r"(a)\1"}, *CUSTOM_SCHEMA[1:]]
+    CredentialType.objects.create(slug="legacy_api", name="Legacy API", schema=schema)
+    assert staff_client.get(add_url("legacy_api")).status_code == 200
+    fields = {"code": "aa", "base_url": "https://api.acme.test", "api_key": canary()}
+    before = counts()
+    with no_backtracking(r"(a)\1"):
+        response = staff_client.post(add_url("legacy_api"), add_data("legacy_api", fields))
+    assert response.status_code == 200
+    assert any("cannot be checked" in m for m in form_errors(response)["field__code"])
+    assert counts() == before
+
+
+def test_a_key_whose_kdf_costs_too_much_is_refused_beside_its_field(staff_client):
+    fields = {
+        **valid_fields("ssh_key"),
+        "private_key": pkcs8_pbkdf2_key(claimed_iterations=10_000_000),
+        "passphrase": PASSPHRASE,
+    }
+    before = counts()
+    with no_key_work():
+        response = staff_client.post(add_url("ssh_key"), add_data("ssh_key", fields))
+    assert response.status_code == 200
+    errors = form_errors(response)
+    assert any("10000000 PBKDF2 iterations; at most 1000000" in m for m in errors["field__private_key"]), errors
+    assert counts() == before
+
+
+@pytest.mark.parametrize("field", ["schema", "test_spec"])
+@pytest.mark.parametrize("depth", [33, 900, 100_000])
+def test_custom_type_json_nested_past_the_ceiling_is_refused_beside_its_field(staff_client, field, depth):
+    deep = "[" * depth + "]" * depth
+    response = staff_client.post(reverse("admin:credentials_credentialtype_add"), type_data(**{field: deep}))
+    assert response.status_code == 200
+    assert form_errors(response)[field] == ["Nested too deeply (more than 32 levels)."]
+    assert not CredentialType.objects.filter(slug="acme_api").exists()
+
+
+@pytest.mark.parametrize("page", ["9223372036854775807", "1" + "0" * 5000])
+def test_a_changelist_page_past_every_limit_is_not_a_server_error(staff_client, superuser, page):
+    make_credential(superuser, "github_pat")
+    for name in ("credentials_credential", "credentials_credentialtype", "audit_auditevent"):
+        response = staff_client.get(reverse(f"admin:{name}_changelist"), {"p": page})
+        assert response.status_code in (200, 302), (name, response.status_code)
 
 
 def test_custom_type_slug_of_a_registered_type_is_refused(staff_client):

@@ -135,7 +135,7 @@ def test_code_that_makes_a_built_in_secret_plain_stops_the_sync_after_migrate():
         fields = (Field(name="token", label="Token"), *GitHubPAT.fields[1:])
 
     changed = TokenInClear()
-    with pytest.raises(ImproperlyConfigured, match="github_pat.*'token' was secret once"):
+    with pytest.raises(ImproperlyConfigured, match=r"github_pat.*'token' was secret once"):
         credential_types_sync(registered=[changed])
     row = CredentialType.objects.get(slug="github_pat")
     assert row.secret_history == ["token"] and row.schema[0]["secret"] is True

@@ -148,7 +148,7 @@ def ref_commits(path: Path) -> dict[str, str]:
 
 
 def make_tls_files(directory: Path) -> tuple[Path, Path, Path]:
-    """(CA certificate, server certificate, server key), for 127.0.0.1 and localhost."""
+    """(CA certificate, server certificate, server key), for 127.0.0.1, localhost and git.latchkey.test."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Latchkey test CA")])
@@ -175,7 +175,14 @@ def make_tls_files(directory: Path) -> tuple[Path, Path, Path]:
         .not_valid_before(now - datetime.timedelta(hours=1))
         .not_valid_after(now + datetime.timedelta(days=2))
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK)), x509.DNSName("localhost")]),
+            x509.SubjectAlternativeName(
+                [
+                    x509.IPAddress(ipaddress.ip_address(LOOPBACK)),
+                    x509.DNSName("localhost"),
+                    # A name no resolver knows: only a connection pinned to 127.0.0.1 reaches the server by it.
+                    x509.DNSName("git.latchkey.test"),
+                ]
+            ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)

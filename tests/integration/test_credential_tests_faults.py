@@ -45,7 +45,13 @@ def test_a_worker_killed_during_a_test_is_swept_to_failed(killable_worker, owner
     client.force_authenticate(owner)
     with servers.silent_server() as port:
         # PostgreSQL that never answers: the test waits out its 5 s connect timeout, long enough to kill it.
-        fields = {"host": servers.LOOPBACK, "port": port, "database": "app", "username": "app", "password": "pw-1"}
+        fields = {
+            "host": servers.LOOPBACK,
+            "port": port,
+            "database": "app",
+            "username": "app",
+            "password": "password-1",
+        }
         credential = credential_create(actor=owner, type_slug="postgres", name="hangs", fields=fields)
         assert client.post(f"/api/credentials/{credential.pk}/test/").status_code == 202
         run = Credential.objects.get(pk=credential.pk).test_run

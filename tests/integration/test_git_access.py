@@ -27,6 +27,7 @@ from plugins.git import (
 from tests.canary import forms_of
 from tests.integration import git_servers
 from tests.integration.servers import silent_server
+from tests.outbound_support import install_fake_dns, recording_listener
 from tests.proc_sampler import ProcSampler
 
 pytestmark = pytest.mark.integration
@@ -476,6 +477,101 @@ def test_auth_for_ssh_keeps_the_key_out_of_its_repr(git_ssh):
     assert isinstance(auth, SSHAuth)
     assert auth.username == git_ssh.server.user
     assert "PRIVATE" not in repr(auth)
+
+
+# --- Outbound addresses: resolved once, git pinned to the address judged, refusals before connecting ------
+
+# In the HTTPS server's certificate; no real resolver knows it, so only the pinned address reaches the server.
+GIT_NAME = "git.latchkey.test"
+
+
+def by_name(host_key_line: str, port: int) -> str:
+    """The server's pinned line, for GIT_NAME instead of its address."""
+    return f"[{GIT_NAME}]:{port} " + " ".join(host_key_line.split()[1:])
+
+
+def test_https_clone_connects_to_the_address_resolved_once(git_https, tmp_path, monkeypatch):
+    # DNS rebinding: every answer after the first is the metadata address; none is ever used.
+    resolver = install_fake_dns(monkeypatch, {GIT_NAME: [["127.0.0.1"], ["169.254.169.254"]]})
+    url = git_https.server.url("private/plugin.git", host=GIT_NAME)
+    before = len(git_https.server.requests)
+
+    commit = Run(tmp_path).clone(url, token_secret(git_https.token, hosts=(GIT_NAME,)))
+
+    assert commit == git_https.private_refs["main"]
+    assert resolver.calls == [GIT_NAME]
+    sent = git_https.server.requests[before:]
+    assert sent and all(request.host == f"{GIT_NAME}:{git_https.server.port}" for request in sent)
+    assert all(request.auth_ok for request in sent)
+
+
+def test_ssh_clone_connects_to_the_pinned_address_and_checks_the_key_by_name(git_ssh, tmp_path, monkeypatch):
+    resolver = install_fake_dns(monkeypatch, {GIT_NAME: [["127.0.0.1"], ["169.254.169.254"]]})
+    port = git_ssh.server.port
+    url = git_ssh.url.replace(f"@127.0.0.1:{port}/", f"@{GIT_NAME}:{port}/")
+    secret = key_secret(git_ssh.key.private_key, by_name(git_ssh.host_key_line, port), hosts=(GIT_NAME,))
+
+    assert Run(tmp_path).clone(url, secret) == git_ssh.refs["main"]
+    assert resolver.calls == [GIT_NAME]
+
+
+def test_ssh_a_key_pinned_for_the_address_does_not_vouch_for_the_name(git_ssh, tmp_path, monkeypatch):
+    resolver = install_fake_dns(monkeypatch, {GIT_NAME: [["127.0.0.1"], ["169.254.169.254"]]})
+    port = git_ssh.server.port
+    url = git_ssh.url.replace(f"@127.0.0.1:{port}/", f"@{GIT_NAME}:{port}/")
+    # The right key, pinned under [127.0.0.1]:port: the name the URL uses has no key pinned.
+    secret = key_secret(git_ssh.key.private_key, git_ssh.host_key_line, hosts=(GIT_NAME,))
+
+    with pytest.raises(GitHostKeyError) as caught:
+        Run(tmp_path).clone(url, secret)
+
+    assert "not pinned" in str(caught.value)
+    # The key shown was read again from the address judged, not from a second lookup.
+    assert caught.value.offered_line == by_name(git_ssh.host_key_line, port)
+    assert resolver.calls == [GIT_NAME]
+
+
+def test_git_refuses_loopback_before_connecting_when_no_network_is_listed(git_https, tmp_path, settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    before = len(git_https.server.requests)
+    with pytest.raises(DestinationRefused, match=r"^127\.0\.0\.1 is a loopback address"):
+        Run(tmp_path).clone(git_https.public_url, None)
+    assert len(git_https.server.requests) == before
+
+
+def test_git_over_ssh_refuses_loopback_before_connecting(git_ssh, tmp_path, settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    with recording_listener() as listener:
+        name = f"[127.0.0.1]:{listener.port}"
+        secret = key_secret(git_ssh.key.private_key, other_host_key(name))
+        run = Run(tmp_path)
+        with pytest.raises(DestinationRefused, match=r"127\.0\.0\.1 is a loopback address"):
+            run.clone(f"ssh://git@127.0.0.1:{listener.port}/repo.git", secret)
+    assert not listener.connections
+    assert not agents_serving(run.work_dir)
+
+
+def test_git_refuses_a_name_resolving_to_the_metadata_address_even_in_debug(git_ssh, tmp_path, monkeypatch, settings):
+    settings.DEBUG = True
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["0.0.0.0/0", "::/0"]
+    install_fake_dns(monkeypatch, {"meta.latchkey.test": [["169.254.169.254"]]})
+    secret = key_secret(git_ssh.key.private_key, other_host_key("meta.latchkey.test"), hosts=("meta.latchkey.test",))
+    with pytest.raises(DestinationRefused, match=r"'meta\.latchkey\.test' resolves to a link-local address"):
+        Run(tmp_path).clone("ssh://git@meta.latchkey.test/repo.git", secret)
+
+
+def test_https_clone_pins_the_name_as_written_with_a_trailing_dot(git_https, tmp_path, monkeypatch):
+    # curl looks "name." up apart from "name": both spellings are pinned, so neither is resolved by curl.
+    resolver = install_fake_dns(monkeypatch, {GIT_NAME: [["127.0.0.1"], ["169.254.169.254"]]})
+    url = git_https.server.url("private/plugin.git", host=f"{GIT_NAME}.")
+
+    with pytest.raises(GitError) as caught:
+        Run(tmp_path).clone(url, token_secret(git_https.token, hosts=(GIT_NAME,)))
+
+    # It reached the pinned address's TLS (this curl checks "name." against the certificate and
+    # fails there); unpinned, it would have failed to resolve the name instead.
+    assert "certificate" in str(caught.value) and "resolve" not in str(caught.value).lower()
+    assert resolver.calls == [GIT_NAME]
 
 
 # --- Leaks: the process list and git's environment while clones run ---------------------------------

@@ -90,6 +90,14 @@ def test_the_list_shows_mine_and_what_is_shared_with_me_and_what_i_may_do(owner,
     assert own.owner.get_username() in html and "owner" in html  # each row names its owner
 
 
+@pytest.mark.parametrize("page", ["9223372036854775807", "1" + "0" * 5000, "-1", "1e9"])
+def test_a_list_page_past_every_limit_shows_a_page_not_an_error(owner_client, credential, page):
+    # Django's get_page answers the last page (or the first) without converting 5,000 digits.
+    for url in (reverse("credentials:list"), reverse("plugins:list")):
+        response = owner_client.get(url, {"page": page})
+        assert response.status_code == 200, (url, response.status_code)
+
+
 def test_the_list_filters(owner_client, owner):
     soon = timezone.now() + timedelta(days=3)
     make_credential(owner, "postgres", name="db-prod", tags=["billing"])
