@@ -27,8 +27,10 @@ class AuditEventAdmin(admin.ModelAdmin):
         "service",
         "fields",
         "details",
-        "prev_hash",
-        "hash",
+        "uid",
+        "body",
+        "mac",
+        "key_id",
     )
     actions = None
     # The trail only grows: counting every row for each page would get slower with it.
@@ -38,7 +40,7 @@ class AuditEventAdmin(admin.ModelAdmin):
         user = request.user
         return user.is_active and user.is_staff and user.has_perm("audit.view_auditevent")
 
-    # Not even for superusers: a changed or removed event would break the hash chain.
+    # Not even for superusers: a changed or removed event would break its MAC and the chain.
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

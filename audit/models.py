@@ -1,4 +1,4 @@
-"""The audit trail: append-only events, chained by hash, that outlive what they describe."""
+"""The audit trail: append-only events, each MACed, linked into a keyed chain, outliving what they describe."""
 
 from django.conf import settings
 from django.db import models
@@ -25,10 +25,15 @@ class AuditAction(models.TextChoices):
 class AuditEvent(models.Model):
     """One thing that happened. Rows are written once by audit.services and never changed.
 
-    ``credential`` is a convenience link that becomes NULL when the credential is deleted;
-    ``credential_ref`` and ``credential_name`` keep the history, and only they are hashed.
+    ``body`` is the canonical JSON of what happened (audit.content) and ``mac`` its HMAC under
+    the audit key ``key_id``: each event is protected on its own from the moment it is written,
+    and appending one waits on no other. The sealer then links committed events into a keyed
+    chain (AuditLink). ``credential`` is a convenience link that becomes NULL when the credential
+    is deleted; ``credential_ref`` and ``credential_name`` keep the history, and only they are in
+    the body.
     """
 
+    uid = models.UUIDField(unique=True, editable=False, help_text="In the MAC: a copied event is refused.")
     created_at = models.DateTimeField(db_index=True)
     action = models.CharField(max_length=32, choices=AuditAction.choices, db_index=True)
     actor = models.ForeignKey(
@@ -48,8 +53,9 @@ class AuditEvent(models.Model):
     service = models.CharField(max_length=100, blank=True)
     fields = models.JSONField(default=list, blank=True)
     details = models.JSONField(default=dict, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    body = models.TextField(editable=False)
+    mac = models.CharField(max_length=64, editable=False)
+    key_id = models.CharField(max_length=16, editable=False)
 
     class Meta:
         ordering = ["-id"]
@@ -58,16 +64,34 @@ class AuditEvent(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.credential_name or self.credential_ref}"
 
 
-class AuditChainHead(models.Model):
-    """The newest event's hash: one row, locked by each append, so appends form one chain.
+class AuditLink(models.Model):
+    """An event's place in the chain: ``chain_mac`` covers the link before it, its place and the event's MAC.
 
-    It also lets verification notice when the newest events were removed, which a chain
-    alone cannot show.
+    Written by the sealer (audit.sealing) in the order events became visible, never by an append;
+    append-only like the events. A removed, reordered or altered link or event breaks the chain
+    from there on, and checkpoints kept outside the database pin it against being rebuilt.
+    """
+
+    seq = models.BigIntegerField(primary_key=True)
+    event = models.OneToOneField(AuditEvent, on_delete=models.PROTECT, related_name="link")
+    event_mac = models.CharField(max_length=64)
+    chain_mac = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=16)
+    linked_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"link {self.seq} to event {self.event_id}"
+
+
+class AuditSealer(models.Model):
+    """Where the sealer may resume (one row): on PostgreSQL, the oldest transaction its last pass could not see.
+
+    Progress only, not protection: a value set too high leaves events unlinked, which
+    verification reports once they are older than AUDIT_LINK_MAX_AGE.
     """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    hash = models.CharField(max_length=64)
-    last_event_id = models.BigIntegerField(null=True)
+    resume_txid = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
-        return f"head at event {self.last_event_id}"
+        return f"sealer resuming at transaction {self.resume_txid}"

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 # Named, not imported: they import Django models, which exist only after environment.configure().
 FIGURES = (
     "benchmarks.reveal",
+    "benchmarks.concurrency",
     "benchmarks.create",
     "benchmarks.list",
     "benchmarks.rotation",

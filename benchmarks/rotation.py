@@ -155,11 +155,13 @@ def _reset(url: str) -> None:
     """Every side starts from the same rows, freshly analysed, with nothing dirty left to write."""
     import psycopg2
 
+    from benchmarks.environment import EMPTY_CREDENTIALS_AND_AUDIT
+
     connection = psycopg2.connect(url)
     connection.autocommit = True
     try:
         with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE credentials_credential, audit_auditevent CASCADE")
+            cursor.execute(EMPTY_CREDENTIALS_AND_AUDIT)
             cursor.execute(f"INSERT INTO credentials_credential SELECT * FROM {SNAPSHOT}")
             cursor.execute("VACUUM ANALYZE credentials_credential")
             cursor.execute("CHECKPOINT")

@@ -48,6 +48,12 @@ FERNET_KEYS = env_list("FERNET_KEYS")
 if not FERNET_KEYS and DEBUG:
     FERNET_KEYS = [read_or_create_secret(DEV_DIR / "fernet.key", generate_fernet_key, label="encryption key")]
 
+# The audit trail's MAC keys (audit.keys): the first signs, every key verifies. Like FERNET_KEYS,
+# never in the database, so that whoever can write the database cannot forge or rewrite events.
+AUDIT_KEYS = env_list("AUDIT_KEYS")
+if not AUDIT_KEYS and DEBUG:
+    AUDIT_KEYS = [read_or_create_secret(DEV_DIR / "audit.key", generate_fernet_key, label="audit key")]
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
@@ -179,6 +185,14 @@ PLUGINS_GIT_CA_FILE = os.environ.get("PLUGINS_GIT_CA_FILE", "")
 # CIDRs, checked now: a bad entry stops the start), except that DEBUG allows loopback and private.
 OUTBOUND_ALLOWED_NETWORKS = parse_networks(env_list("OUTBOUND_ALLOWED_NETWORKS"))
 
+# The audit trail (audit.sealing, audit.checkpoints): how often committed events are linked into
+# the chain, how old an unlinked event may be before verification reports it, and where signed
+# checkpoints go (stdout for a log shipper, syslog, or a file path to append to) and how often.
+AUDIT_SEAL_SECONDS = float(os.environ.get("AUDIT_SEAL_SECONDS", "5"))
+AUDIT_LINK_MAX_AGE = int(os.environ.get("AUDIT_LINK_MAX_AGE", "300"))
+AUDIT_CHECKPOINT_SINK = os.environ.get("AUDIT_CHECKPOINT_SINK", "stdout")
+AUDIT_CHECKPOINT_SECONDS = float(os.environ.get("AUDIT_CHECKPOINT_SECONDS", "300"))
+
 # Celery, with Redis as broker. Without a broker (the embedded default) tasks run in-process
 # when queued. Tasks take ids and keep their state on our rows: there is no result backend.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
@@ -204,6 +218,8 @@ CELERY_DB_REUSE_MAX = 100
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the LOGGING below, in workers as in web processes
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    "seal-audit-trail": {"task": "audit.seal", "schedule": AUDIT_SEAL_SECONDS},
+    "checkpoint-audit-trail": {"task": "audit.checkpoint", "schedule": AUDIT_CHECKPOINT_SECONDS},
     "sweep-stuck-credential-tests": {"task": "credentials.sweep_stuck_tests", "schedule": 60.0},
     "sweep-stuck-plugin-syncs": {"task": "plugins.sweep_stuck_syncs", "schedule": 60.0},
     "retest-credentials-daily": {

@@ -8,6 +8,7 @@ from cryptography.fernet import Fernet
 # Set in the environment, not only here, so processes the tests start (a worker) share them.
 os.environ.setdefault("SECRET_KEY", "test-suite-only")
 os.environ.setdefault("FERNET_KEYS", Fernet.generate_key().decode())
+os.environ.setdefault("AUDIT_KEYS", Fernet.generate_key().decode())
 os.environ["DEBUG"] = "0"
 # Checkouts in a directory of this run's own, shared with the worker processes it starts.
 os.environ.setdefault("PLUGINS_ROOT", tempfile.mkdtemp(prefix="latchkey-test-plugins-"))

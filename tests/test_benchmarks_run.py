@@ -35,6 +35,8 @@ def test_every_benchmark_figure_runs(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     for figure in (
         "reveal (the one door)",
+        "reveal, P=1",
+        "reveal, P=16",
         "create",
         "list 100 (API)",
         "list 1,000 (API)",

@@ -20,7 +20,7 @@ class AuditEventOutput(serializers.Serializer):
     service = serializers.CharField()
     fields = serializers.ListField(child=serializers.CharField())
     details = serializers.DictField()
-    hash = serializers.CharField()
+    mac = serializers.CharField(help_text="The event's HMAC-SHA256 under the audit key (verify_audit_chain checks it).")
 
 
 def audit_event_output(event: AuditEvent) -> dict[str, Any]:
@@ -35,5 +35,5 @@ def audit_event_output(event: AuditEvent) -> dict[str, Any]:
         "service": event.service,
         "fields": event.fields,
         "details": event.details,
-        "hash": event.hash,
+        "mac": event.mac,
     }

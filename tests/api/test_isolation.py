@@ -129,7 +129,7 @@ def _snapshot() -> dict[str, Any]:
         "group_shares": sorted(
             CredentialGroupPermission.objects.values_list("content_object_id", "group_id", "permission__codename")
         ),
-        "changes_audited": list(AuditEvent.objects.exclude(action__in=access).order_by("id").values_list("id", "hash")),
+        "changes_audited": list(AuditEvent.objects.exclude(action__in=access).order_by("id").values_list("id", "mac")),
     }
 
 

@@ -80,3 +80,35 @@ def test_system_check_in_process():
     with override_settings(FERNET_KEYS=["short", "short"]):
         assert [e.id for e in check_fernet_keys()] == ["latchkey.E002", "latchkey.E002"]
     assert check_fernet_keys() == []
+
+
+def test_production_refuses_to_start_without_audit_keys(tmp_path):
+    keys = Fernet.generate_key().decode()
+    result = run_manage(
+        "check", env_overrides={"SECRET_KEY": "x", "FERNET_KEYS": keys, "AUDIT_KEYS": ""}, tmp_path=tmp_path
+    )
+    assert result.returncode != 0
+    assert "latchkey.E003" in result.stderr and "AUDIT_KEYS is not set" in result.stderr
+    env = {k: v for k, v in os.environ.items() if k not in ("AUDIT_KEYS", "DEBUG")}
+    env.update(
+        {"SECRET_KEY": "x", "FERNET_KEYS": keys, "DJANGO_SETTINGS_MODULE": "config.settings", "ALLOWED_HOSTS": "x"}
+    )
+    started = subprocess.run(
+        [sys.executable, "-c", "import config.wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert started.returncode != 0 and "AUDIT_KEYS is not set" in started.stderr
+
+
+def test_a_malformed_audit_key_is_named_by_position_never_by_value(tmp_path):
+    bad = "not-an-audit-key-and-not-to-be-printed"
+    overrides = {"SECRET_KEY": "x", "FERNET_KEYS": Fernet.generate_key().decode(), "AUDIT_KEYS": bad}
+    result = run_manage("check", env_overrides=overrides, tmp_path=tmp_path)
+    assert result.returncode != 0 and "AUDIT_KEYS entry 1 of 1 is not a valid audit key" in result.stderr
+    assert bad not in result.stderr + result.stdout
+
+
+def test_development_makes_its_own_audit_key(tmp_path):
+    result = run_manage("check", env_overrides={"DEBUG": "1", "AUDIT_KEYS": ""}, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    key_file = tmp_path / "dev" / "audit.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600

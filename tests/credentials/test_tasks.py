@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from audit import tasks as audit_tasks
 from config.celery import app
 from credentials import tasks
 
@@ -34,8 +35,13 @@ def test_with_a_broker_tasks_are_sent_to_it(tmp_path):
 
 
 def test_the_tasks_and_the_beat_schedule_name_each_other():
+    app.loader.import_default_modules()  # every app's tasks module, as a worker imports them at start
     registered = set(app.tasks)
     for entry in app.conf.beat_schedule.values():
         assert entry["task"] in registered
     assert tasks.credential_test_task.name == "credentials.test"
+    assert (audit_tasks.audit_seal_task.name, audit_tasks.audit_checkpoint_task.name) == (
+        "audit.seal",
+        "audit.checkpoint",
+    )
     assert tasks.credential_test_task.acks_late is True
