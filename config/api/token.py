@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api.authentication import delete_expired_tokens
 from config.api.schema import errors_for
 from config.api.throttling import ScopedRateThrottle
 from config.lockout import lockout_response
@@ -48,5 +49,6 @@ class ObtainTokenView(APIView):
             return lockout_response(django_request)
         if user is None or not user.is_active:
             raise ValidationError({"non_field_errors": ["Unable to log in with the username and password given."]})
+        delete_expired_tokens(user)
         instance, token = get_token_model().objects.create(user=user)
         return Response({"token": token, "expiry": instance.expiry})

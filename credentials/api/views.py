@@ -165,18 +165,22 @@ class CredentialViewSet(_CredentialRoute):
         filters.is_valid(raise_exception=True)
         wanted = filters.validated_data
         days = wanted.get("expiring_within")
-        rows = selectors.credential_list_for_user(
+        found = selectors.credential_list_for_user(
             request.user,
             type_slug=wanted.get("type"),
             environment=wanted.get("environment"),
             tag=wanted.get("tag"),
             search=wanted.get("search"),
             expiring_within=timedelta(days=days) if days is not None else None,
-        ).values(*ROW_COLUMNS)
-        page = self.paginate_queryset(rows)
+            with_grants=False,
+        ).order_by("name", "environment", "pk")  # the id settles ties, so pages never overlap
+        found = found.values("id")
+        # The page's ids (and the count) first, then its rows with their flags: see credential_rows_for_user.
+        ids = [row["id"] for row in self.paginate_queryset(found)]
+        rows = selectors.credential_rows_for_user(request.user, ids, ROW_COLUMNS)
         now = timezone.now()
         user = request.user
-        return self.get_paginated_response([credential_output(row, actions_for_row(user, row), now) for row in page])
+        return self.get_paginated_response([credential_output(row, actions_for_row(user, row), now) for row in rows])
 
     def create(self, request: Request) -> Response:
         payload = CredentialCreateInput(data=request.data)

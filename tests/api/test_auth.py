@@ -94,3 +94,32 @@ def test_an_unknown_api_path_answers_in_the_api_s_shape(alice):
     response = APIClient().get("/api/no-such-thing/")
     assert response.status_code == 404
     assert response.json() == {"detail": "No such endpoint.", "code": "not_found"}
+
+
+def test_a_request_reads_only_its_own_token_and_expired_ones_go_at_the_next_login(alice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    stale = [AuthToken.objects.create(alice, expiry=timedelta(seconds=-1)) for _ in range(3)]
+    _, token = AuthToken.objects.create(alice)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/api/credential-types/").status_code == 200
+    token_reads = [q["sql"] for q in captured.captured_queries if "knox_authtoken" in q["sql"]]
+    assert len(token_reads) == 1 and "token_key" in token_reads[0]  # not every token of the user
+    assert AuthToken.objects.filter(user=alice).count() == 4
+    expired = APIClient()
+    expired.credentials(HTTP_AUTHORIZATION=f"Token {stale[0][1]}")
+    assert expired.get("/api/credential-types/").status_code == 401
+    assert AuthToken.objects.filter(user=alice).count() == 3  # the expired token used is deleted, as knox does
+    assert ask_token().status_code == 200
+    assert AuthToken.objects.filter(user=alice, expiry__lt=timezone.now()).count() == 0
+
+
+def test_the_openapi_schema_still_describes_token_authentication(alice):
+    client = APIClient()
+    client.force_authenticate(alice)
+    schema = client.get("/api/schema/?format=json").json()
+    scheme = schema["components"]["securitySchemes"]["knoxApiToken"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "Authorization")

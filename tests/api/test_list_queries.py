@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from credentials.crypto import KeyRing
 from credentials.models import Credential, CredentialGroupPermission, CredentialUserPermission
+from credentials.sharing import credential_share
 from tests.factories import make_credential, make_user
 
 TOTAL = 1000
@@ -81,3 +82,20 @@ def test_the_reader_sees_every_route_with_what_it_allows(world):
     assert by_route["c0001"] == ["use"]  # a group share of use
     assert by_route["c0002"] == ["use"]  # team membership
     assert rows[0]["fields"] is not None and rows[1]["fields"] is None
+
+
+def test_pages_of_credentials_with_the_same_name_never_overlap(db):
+    viewer = make_user("many-owner")
+    for environment in ("a", "b"):
+        for _ in range(3):
+            owner = make_user()
+            credential = make_credential(owner, name="same", environment=environment)
+            credential_share(actor=owner, credential_id=credential.pk, permissions=["view"], user=viewer)
+    client = APIClient()
+    client.force_authenticate(viewer)
+    seen = []
+    for page in (1, 2, 3):
+        body = client.get("/api/credentials/", {"page_size": 2, "page": page}).json()
+        assert body["count"] == 6
+        seen += [row["id"] for row in body["results"]]
+    assert len(seen) == len(set(seen)) == 6

@@ -136,8 +136,9 @@ def test_a_truncated_and_rebuilt_trail_is_caught(db, tamper_with_audit, tmp_path
     """Even by someone holding the audit key, who rebuilds a trail whose every MAC verifies."""
     record(3)
     found = checkpoint(tmp_path / "checkpoints.log")
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE audit_auditlink, audit_auditevent")
+    with connection.cursor() as cursor:  # emptied, as TRUNCATE would (a statement every database has)
+        cursor.execute("DELETE FROM audit_auditlink")
+        cursor.execute("DELETE FROM audit_auditevent")
     for n in (0, 2):  # the history they would rather have had
         audit_record(action="tested", service="chain-test", details={"n": n})
     audit_record(action="tested", service="chain-test", details={"n": 3})
