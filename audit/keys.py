@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import hashlib
 import hmac
@@ -15,6 +14,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from config.keylists import key_list_problems
+
 
 class AuditKeyConfigError(ImproperlyConfigured):
     """AUDIT_KEYS is missing or malformed; the message names positions, never values."""
@@ -22,23 +23,7 @@ class AuditKeyConfigError(ImproperlyConfigured):
 
 def audit_key_problems(raw_keys: Sequence[str]) -> list[str]:
     """What is wrong with a list of audit keys, each problem naming a 1-based position, never a value."""
-    problems = []
-    seen: dict[bytes, int] = {}
-    for position, raw in enumerate(raw_keys, start=1):
-        try:
-            decoded = base64.urlsafe_b64decode(raw.encode("ascii"))
-        except (binascii.Error, UnicodeEncodeError, ValueError):
-            decoded = b""
-        if len(decoded) != 32:
-            problems.append(
-                f"AUDIT_KEYS entry {position} of {len(raw_keys)} is not a valid audit key "
-                "(32 bytes, URL-safe base64: 44 characters ending in '=')."
-            )
-        elif decoded in seen:
-            problems.append(f"AUDIT_KEYS entry {position} of {len(raw_keys)} repeats entry {seen[decoded]}.")
-        else:
-            seen[decoded] = position
-    return problems
+    return key_list_problems(raw_keys, setting="AUDIT_KEYS", kind="audit key")
 
 
 def audit_key_id(key: bytes) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import hashlib
 import json
@@ -17,6 +16,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.views.decorators.debug import sensitive_variables
+
+from config.keylists import key_list_problems
 
 PAYLOAD_VERSION = 1
 
@@ -55,24 +56,7 @@ def key_id_for(key: bytes) -> str:
 
 def key_problems(raw_keys: Sequence[str]) -> list[str]:
     """What is wrong with a list of keys, each problem naming a 1-based position, never a value."""
-    problems = []
-    seen: dict[bytes, int] = {}
-    total = len(raw_keys)
-    for position, raw in enumerate(raw_keys, start=1):
-        try:
-            decoded = base64.urlsafe_b64decode(raw.encode("ascii"))
-        except (binascii.Error, UnicodeEncodeError, ValueError):
-            decoded = b""
-        if len(decoded) != 32:
-            problems.append(
-                f"FERNET_KEYS entry {position} of {total} is not a valid Fernet key "
-                "(32 bytes, URL-safe base64: 44 characters ending in '=')."
-            )
-        elif decoded in seen:
-            problems.append(f"FERNET_KEYS entry {position} of {total} repeats entry {seen[decoded]}.")
-        else:
-            seen[decoded] = position
-    return problems
+    return key_list_problems(raw_keys, setting="FERNET_KEYS", kind="Fernet key")
 
 
 @dataclass(frozen=True)
