@@ -10,7 +10,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.content import event_body, mac_message, normalise_ip
+from audit.content import body_of, mac_message, normalise_ip
 from audit.keys import get_audit_keys
 from audit.models import AuditEvent
 
@@ -57,18 +57,7 @@ def audit_record(
         fields=sorted(fields),
         details=dict(details or {}),
     )
-    event.body = event_body(
-        uid=str(event.uid),
-        created_at=event.created_at,
-        action=str(event.action),
-        actor=event.actor_repr,
-        credential=event.credential_ref,
-        credential_name=event.credential_name,
-        ip=event.ip,
-        service=event.service,
-        fields=event.fields,
-        details=event.details,
-    )
+    event.body = body_of(event)
     event.key_id, event.mac = get_audit_keys().sign(mac_message(event.body))
     if connection.vendor != "postgresql":
         with transaction.atomic(savepoint=along_with is not None):

@@ -7,6 +7,9 @@ import socket
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+from tests.factories import host_key_line, ssh_keypair
 
 
 class FakeDNS:
@@ -72,3 +75,19 @@ def recording_listener(address: str = "127.0.0.1") -> Iterator[Listener]:
         stopping.set()
         thread.join()
         server.close()
+
+
+def tester_fields(type_slug: str, host: str, port: int, secret: str) -> dict[str, Any]:
+    """Fields of a credential of ``type_slug`` aimed at ``host``:``port`` (an IPv6 address bracketed in URLs)."""
+    wrapped = f"[{host}]" if ":" in host else host
+    private, _ = ssh_keypair("")
+    return {
+        "http_bearer": {"base_url": f"http://{wrapped}:{port}", "token": secret, "test_path": "/check/bearer"},
+        "postgres": {
+            "host": host, "port": port, "database": "app", "username": "app", "password": secret, "sslmode": "disable",
+        },
+        "redis": {"host": host, "port": port, "password": secret},
+        "ssh_key": {
+            "username": "git", "private_key": private, "passphrase": "", "host_keys": host_key_line(f"[{host}]:{port}"),
+        },
+    }[type_slug]  # fmt: skip

@@ -42,7 +42,7 @@ def _old_hash(prev_hash, event):
 
 
 def mac_existing_events(apps, schema_editor):
-    from audit.content import event_body, mac_message
+    from audit.content import body_of, mac_message
     from audit.keys import get_audit_keys
 
     AuditEvent = apps.get_model("audit", "AuditEvent")
@@ -60,18 +60,7 @@ def mac_existing_events(apps, schema_editor):
             )
         expected = event.hash
         event.uid = uuid.uuid4()
-        event.body = event_body(
-            uid=str(event.uid),
-            created_at=event.created_at,
-            action=event.action,
-            actor=event.actor_repr,
-            credential=event.credential_ref,
-            credential_name=event.credential_name,
-            ip=event.ip,
-            service=event.service,
-            fields=list(event.fields),
-            details=event.details,
-        )
+        event.body = body_of(event)
         event.key_id, event.mac = keys.sign(mac_message(event.body))
         event.save(update_fields=["uid", "body", "mac", "key_id"])
 

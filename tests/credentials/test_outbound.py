@@ -26,9 +26,8 @@ from credentials.testers.database import PostgresTester, RedisTester
 from credentials.testers.ssh import SSHKeyTester
 from credentials.testers.web import BearerTester
 from credentials.types.hosts import normalise_host
-from tests.factories import host_key_line, ssh_keypair
 from tests.integration import servers
-from tests.outbound_support import install_fake_dns, recording_listener
+from tests.outbound_support import install_fake_dns, recording_listener, tester_fields
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -221,26 +220,11 @@ def _secret(type_slug: str, values: dict, hosts: tuple[str, ...]) -> RevealedSec
     )
 
 
-def _fields(type_slug: str, host: str, port: int) -> dict:
-    wrapped = f"[{host}]" if ":" in host else host
-    private, _ = ssh_keypair("")
-    return {
-        "http_bearer": {"base_url": f"http://{wrapped}:{port}", "token": TOKEN, "test_path": "/check/bearer"},
-        "postgres": {
-            "host": host, "port": port, "database": "d", "username": "u", "password": TOKEN, "sslmode": "disable",
-        },
-        "redis": {"host": host, "port": port, "password": TOKEN},
-        "ssh_key": {
-            "username": "git", "private_key": private, "passphrase": "", "host_keys": host_key_line(f"[{host}]:{port}"),
-        },
-    }[type_slug]  # fmt: skip
-
-
 TESTERS = {"http_bearer": BearerTester, "postgres": PostgresTester, "redis": RedisTester, "ssh_key": SSHKeyTester}
 
 
 def _test(type_slug: str, host: str, port: int):
-    secret = _secret(type_slug, _fields(type_slug, host, port), hosts=(normalise_host(host),))
+    secret = _secret(type_slug, tester_fields(type_slug, host, port, TOKEN), hosts=(normalise_host(host),))
     return TESTERS[type_slug]().test(secret, Redactor(secret.secret_values))
 
 

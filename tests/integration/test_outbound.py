@@ -13,7 +13,6 @@ import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -24,11 +23,10 @@ from credentials.services import credential_create
 from credentials.testers.database import RedisTester
 from credentials.testers.web import BearerTester
 from plugins.paths import checkout_path
-from tests.factories import host_key_line, ssh_keypair
 from tests.integration import git_servers, servers
 from tests.integration.conftest import wait_for_result
 from tests.integration.plugins_support import environment, https_token, register, ssh_credential, sync, wait_for
-from tests.outbound_support import install_fake_dns, recording_listener
+from tests.outbound_support import install_fake_dns, recording_listener, tester_fields
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180), pytest.mark.django_db(transaction=True)]
 
@@ -56,26 +54,12 @@ def api(owner) -> APIClient:
     return client
 
 
-def _fields(type_slug: str, host: str, port: int) -> dict[str, Any]:
-    private, _ = ssh_keypair("")
-    return {
-        "http_bearer": {"base_url": f"http://{host}:{port}", "token": SECRET, "test_path": "/check/bearer"},
-        "postgres": {
-            "host": host, "port": port, "database": "app", "username": "app", "password": SECRET, "sslmode": "disable",
-        },
-        "redis": {"host": host, "port": port, "password": SECRET},
-        "ssh_key": {
-            "username": "git", "private_key": private, "passphrase": "", "host_keys": host_key_line(f"[{host}]:{port}"),
-        },
-    }[type_slug]  # fmt: skip
-
-
 def _tested(api: APIClient, owner, type_slug: str, host: str, port: int):
     credential = credential_create(
         actor=owner,
         type_slug=type_slug,
         name=f"{type_slug}-{uuid.uuid4().hex[:6]}",
-        fields=_fields(type_slug, host, port),
+        fields=tester_fields(type_slug, host, port, SECRET),
     )
     assert api.post(f"/api/credentials/{credential.pk}/test/").status_code == 202
     return wait_for_result(credential.pk)
