@@ -77,7 +77,7 @@ def recording_listener(address: str = "127.0.0.1") -> Iterator[Listener]:
         server.close()
 
 
-def tester_fields(type_slug: str, host: str, port: int, secret: str) -> dict[str, Any]:
+def fields_aimed_at(type_slug: str, host: str, port: int, secret: str) -> dict[str, Any]:
     """Fields of a credential of ``type_slug`` aimed at ``host``:``port`` (an IPv6 address bracketed in URLs)."""
     wrapped = f"[{host}]" if ":" in host else host
     private, _ = ssh_keypair("")

@@ -27,7 +27,7 @@ from credentials.testers.ssh import SSHKeyTester
 from credentials.testers.web import BearerTester
 from credentials.types.hosts import normalise_host
 from tests.integration import servers
-from tests.outbound_support import install_fake_dns, recording_listener, tester_fields
+from tests.outbound_support import fields_aimed_at, install_fake_dns, recording_listener
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -224,7 +224,7 @@ TESTERS = {"http_bearer": BearerTester, "postgres": PostgresTester, "redis": Red
 
 
 def _test(type_slug: str, host: str, port: int):
-    secret = _secret(type_slug, tester_fields(type_slug, host, port, TOKEN), hosts=(normalise_host(host),))
+    secret = _secret(type_slug, fields_aimed_at(type_slug, host, port, TOKEN), hosts=(normalise_host(host),))
     return TESTERS[type_slug]().test(secret, Redactor(secret.secret_values))
 
 

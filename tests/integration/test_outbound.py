@@ -26,7 +26,7 @@ from plugins.paths import checkout_path
 from tests.integration import git_servers, servers
 from tests.integration.conftest import wait_for_result
 from tests.integration.plugins_support import environment, https_token, register, ssh_credential, sync, wait_for
-from tests.outbound_support import install_fake_dns, recording_listener, tester_fields
+from tests.outbound_support import fields_aimed_at, install_fake_dns, recording_listener
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180), pytest.mark.django_db(transaction=True)]
 
@@ -59,7 +59,7 @@ def _tested(api: APIClient, owner, type_slug: str, host: str, port: int):
         actor=owner,
         type_slug=type_slug,
         name=f"{type_slug}-{uuid.uuid4().hex[:6]}",
-        fields=tester_fields(type_slug, host, port, SECRET),
+        fields=fields_aimed_at(type_slug, host, port, SECRET),
     )
     assert api.post(f"/api/credentials/{credential.pk}/test/").status_code == 202
     return wait_for_result(credential.pk)
