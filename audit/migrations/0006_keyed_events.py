@@ -2,11 +2,13 @@
 
 The existing events were chained by plain SHA-256. They are MACed only after that chain is
 verified here, so that an event altered before the upgrade is not blessed by it; a broken chain
-stops the migration, naming the event.
+stops the migration, naming the event, unless an operator who investigated it lists it in
+AUDIT_UPGRADE_ACCEPT_EVENTS.
 """
 
 import hashlib
 import json
+import os
 import uuid
 from datetime import UTC
 
@@ -41,6 +43,12 @@ def _old_hash(prev_hash, event):
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
+def _accepted_events():
+    """Event ids an operator investigated and accepts as they stand (AUDIT_UPGRADE_ACCEPT_EVENTS)."""
+    raw = os.environ.get("AUDIT_UPGRADE_ACCEPT_EVENTS", "")
+    return {int(item) for item in raw.split(",") if item.strip()}
+
+
 def mac_existing_events(apps, schema_editor):
     from audit.content import body_of, mac_message
     from audit.keys import get_audit_keys
@@ -50,13 +58,18 @@ def mac_existing_events(apps, schema_editor):
     if not events.exists():
         return
     keys = get_audit_keys()
+    accepted = _accepted_events()
     expected = OLD_GENESIS
     for event in events.iterator(chunk_size=2000):
-        if event.prev_hash != expected or _old_hash(event.prev_hash, event) != event.hash:
+        linked = event.prev_hash == expected
+        if not (linked and _old_hash(event.prev_hash, event) == event.hash) and event.id not in accepted:
             raise RuntimeError(
-                f"Audit event {event.id} does not match the hash chain it was written into: it was altered, or an "
-                "event before it was removed. Investigate with the previous release's verify_audit_chain before "
-                "upgrading; this migration will not sign a trail it cannot vouch for."
+                f"Audit event {event.id} does not match the hash chain it was written into: "
+                + ("its content differs from its hash" if linked else "an event before it was removed or altered")
+                + ". Investigate before upgrading; this migration will not sign a trail it cannot vouch for. "
+                "The old chain also breaks on honest events whose details hold a number the database respells "
+                "(1e16, -0.0). Once you have checked an event, list it in AUDIT_UPGRADE_ACCEPT_EVENTS "
+                f"(comma-separated ids, for example {event.id}) and migrate again: it is signed as it stands."
             )
         expected = event.hash
         event.uid = uuid.uuid4()
