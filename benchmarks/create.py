@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from benchmarks.environment import BenchContext
 from benchmarks.harness import FigureResult, compare
-from credentials.crypto import PAYLOAD_VERSION
+from credentials.keys.ring import PAYLOAD_VERSION
 from credentials.services import credential_create
 from credentials.types import get_type
 

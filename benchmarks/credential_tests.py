@@ -139,7 +139,7 @@ def _start_worker(url: str, log: Path) -> subprocess.Popen:
 def _through_worker(context: BenchContext, ids: list[uuid.UUID]) -> tuple[int, int]:
     """Request a test of each, wait for every result; the wall time and how many failed."""
     from credentials.models import Credential
-    from credentials.testing import credential_test_request
+    from credentials.testers.runs import credential_test_request
 
     started = time.perf_counter_ns()
     for credential_id in ids:

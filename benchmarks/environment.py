@@ -154,7 +154,7 @@ def fill_credentials(count: int, *, owner_name: str, name_prefix: str, chunk: in
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
-    from credentials.crypto import get_keyring
+    from credentials.keys.ring import get_keyring
     from credentials.models import Credential
     from credentials.services import credential_create
     from tests.factories import valid_fields
@@ -204,7 +204,7 @@ def seed(database: str) -> BenchContext:
     """Store SEED_CREDENTIALS credentials (fill_credentials) and describe them for the figures."""
     from django.db import connection
 
-    from credentials.crypto import get_keyring
+    from credentials.keys.ring import get_keyring
     from credentials.models import Credential
 
     started = time.perf_counter()

@@ -217,7 +217,7 @@ def _floor(new: str, old: str) -> None:
     from cryptography.fernet import Fernet, MultiFernet
     from django.db import connection, transaction
 
-    from credentials.crypto import key_id_for
+    from credentials.keys.ring import key_id_for
 
     fernet = MultiFernet([Fernet(new), Fernet(old)])
     new_id = key_id_for(new.encode())
@@ -236,7 +236,7 @@ def _floor(new: str, old: str) -> None:
 
 
 def _naive(limit: int) -> None:
-    from credentials.crypto import get_keyring
+    from credentials.keys.ring import get_keyring
     from credentials.models import Credential
 
     keyring = get_keyring()
@@ -268,7 +268,7 @@ def _child_main(side: str, rows: int, limit: int) -> dict[str, Any]:
     from django.conf import settings
     from django.db import connection
 
-    from credentials.crypto import get_keyring
+    from credentials.keys.ring import get_keyring
     from credentials.models import Credential
 
     if side == "populate":

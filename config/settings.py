@@ -165,7 +165,7 @@ SSH_KEY_MAX_SCRYPT_MEMORY = int(os.environ.get("SSH_KEY_MAX_SCRYPT_MEMORY", str(
 SSH_KEY_MAX_SCRYPT_PARALLELISM = int(os.environ.get("SSH_KEY_MAX_SCRYPT_PARALLELISM", "4"))  # p: passes
 SSH_KEY_MAX_RSA_BITS = int(os.environ.get("SSH_KEY_MAX_RSA_BITS", "4096"))
 
-# Credential tests (credentials.testing): how long one may run before the sweep calls it failed,
+# Credential tests (credentials.testers.runs): how long one may run before the sweep calls it failed,
 # how many failures in a row flag a credential, and the hour (UTC) of the daily re-test.
 CREDENTIAL_TEST_TIME_LIMIT = int(os.environ.get("CREDENTIAL_TEST_TIME_LIMIT", "60"))
 CREDENTIAL_TEST_FLAG_AFTER = int(os.environ.get("CREDENTIAL_TEST_FLAG_AFTER", "3"))

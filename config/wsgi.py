@@ -10,7 +10,7 @@ application = get_wsgi_application()
 
 # Fail at start-up, not at the first request, when the key ring or the audit keys are missing or malformed.
 from audit.keys import get_audit_keys  # noqa: E402
-from credentials.crypto import get_keyring  # noqa: E402
+from credentials.keys.ring import get_keyring  # noqa: E402
 
 get_keyring()
 get_audit_keys()

@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 
-from credentials.crypto import key_problems
+from credentials.keys.ring import key_problems
 
 
 @register(Tags.security)

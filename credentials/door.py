@@ -15,16 +15,16 @@ from django.views.decorators.debug import sensitive_variables
 from audit.models import AuditAction
 from audit.services import audit_record
 from credentials import outbound
-from credentials.crypto import DecryptionError
 from credentials.errors import (
     CredentialNotFound,
     CredentialPermissionDenied,
     CredentialUnavailable,
     DestinationRefused,
 )
+from credentials.keys.ring import DecryptionError
+from credentials.keys.sealing import open_values, sealed_secret_names
 from credentials.models import Credential
 from credentials.permissions import USE, user_can, user_can_see
-from credentials.sealing import open_values, sealed_secret_names
 from credentials.type_cache import type_by_pk
 from credentials.types.hosts import normalise_host
 

@@ -108,7 +108,7 @@ class Credential(models.Model):
     test_status = models.CharField(max_length=16, choices=CredentialTestStatus.choices, blank=True, editable=False)
     test_message = models.TextField(blank=True, editable=False)
     # The run in progress: a message delivered twice finds its run over and does nothing, and the
-    # sweep fails a run whose worker died (credentials.testing).
+    # sweep fails a run whose worker died (credentials.testers.runs).
     test_run = models.UUIDField(null=True, blank=True, editable=False)
     test_started_at = models.DateTimeField(null=True, blank=True, editable=False)
     test_failures = models.PositiveIntegerField(

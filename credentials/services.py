@@ -16,13 +16,13 @@ from django.views.decorators.debug import sensitive_variables
 from audit.models import AuditAction
 from audit.services import audit_record
 from credentials import types
-from credentials.crypto import DecryptionError
 from credentials.door import RevealedSecret, credential_reveal
 from credentials.errors import CredentialInUse, CredentialPermissionDenied, InvalidCredential, StaleVersion
+from credentials.keys.ring import DecryptionError
+from credentials.keys.sealing import open_values, seal_values, sealed_secret_names
 from credentials.locking import lock_credential_for
 from credentials.models import Credential, CredentialType
 from credentials.permissions import CHANGE, DELETE, SHARE, user_can
-from credentials.sealing import open_values, seal_values, sealed_secret_names
 from credentials.type_cache import clear_type_cache
 from credentials.validation import (
     NAME_TAKEN,

@@ -1,24 +1,24 @@
-"""Celery tasks for credentials: each takes ids, loads, and calls a service in credentials.testing."""
+"""Celery tasks for credentials: each takes ids, loads, and calls a service in credentials.testers.runs."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from credentials import testing
+from credentials.testers import runs
 
 
 @shared_task(name="credentials.test", acks_late=True, ignore_result=True)
 def credential_test_task(
     credential_id: str, run: str, actor_id: int | None, trigger: str = "request", ip: str | None = None
 ) -> None:
-    testing.credential_test_run(credential_id=credential_id, run=run, actor_id=actor_id, trigger=trigger, ip=ip)
+    runs.credential_test_run(credential_id=credential_id, run=run, actor_id=actor_id, trigger=trigger, ip=ip)
 
 
 @shared_task(name="credentials.sweep_stuck_tests", ignore_result=True)
 def credential_tests_sweep_task() -> None:
-    testing.credential_tests_sweep()
+    runs.credential_tests_sweep()
 
 
 @shared_task(name="credentials.retest_scheduled", ignore_result=True)
 def credential_retest_scheduled_task() -> None:
-    testing.credential_retest_scheduled()
+    runs.credential_retest_scheduled()

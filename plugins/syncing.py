@@ -27,11 +27,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from credentials.crypto import DecryptionError
 from credentials.door import credential_reveal
 from credentials.errors import CredentialNotFound, CredentialPermissionDenied, CredentialUnavailable, DestinationRefused
+from credentials.keys.ring import DecryptionError
 from credentials.redaction import Redactor
-from plugins import git
+from plugins.git import command as git
 from plugins.models import AUDIT_SERVICE, Plugin, PluginStatus
 from plugins.paths import checkout_path, work_root
 
@@ -113,7 +113,7 @@ def _checkout(
         existing = checkout_path(plugin.pk)
         if (existing / ".git").is_dir():
             try:
-                # Only the checkout's objects and refs are trusted; its .git/config is written again (plugins.git).
+                # Only the checkout's objects and refs are trusted; its .git/config is written again (git/command.py).
                 commit = git.fetch_and_checkout(
                     location=location, ref=plugin.ref, checkout=existing, auth=auth, redactor=redactor,
                     work_dir=work_dir, timeout=timeout,

@@ -9,7 +9,7 @@ from credentials.errors import CredentialNotFound, DestinationRefused
 from credentials.models import Credential
 from credentials.permissions import USE, user_can
 from credentials.selectors import credential_get_by_name_for_user, credential_get_for_user
-from plugins.git import RepoLocation, parse_repo_url, validate_ref
+from plugins.git.command import RepoLocation, parse_repo_url, validate_ref
 from plugins.selectors import git_transport_of
 
 Errors = dict[str, list[str]]

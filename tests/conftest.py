@@ -90,13 +90,13 @@ def _flush_past_the_audit_triggers():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_type_cache():
-    """Each test's database is rolled back; type rows cached by an earlier test must not survive it."""
-    from credentials.type_cache import clear_type_cache
+def _fresh_process_caches():
+    """Each test's database is rolled back; rows or keys cached by an earlier test must not survive it."""
+    from config.caches import clear_process_caches
 
-    clear_type_cache()
+    clear_process_caches()
     yield
-    clear_type_cache()
+    clear_process_caches()
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 from django.contrib.auth import get_user_model
 
+from audit.models import AuditEvent
+from credentials.door import credential_reveal
 from credentials.services import credential_create
 
 PASSWORD = "correct horse battery staple"
@@ -86,3 +88,16 @@ BUILTIN_SLUGS = (
 def make_credential(owner, type_slug: str = "github_pat", *, secret: str = "s3cret-value", **extra: Any):
     extra.setdefault("name", f"{type_slug}-{uuid.uuid4().hex[:6]}")
     return credential_create(actor=owner, type_slug=type_slug, fields=valid_fields(type_slug, secret), **extra)
+
+
+def audit_actions(credential=None) -> list[str]:
+    """The actions of the audit events so far, oldest first; only ``credential``'s when given."""
+    events = AuditEvent.objects.order_by("id")
+    if credential is not None:
+        events = events.filter(credential_ref=str(credential.pk))
+    return list(events.values_list("action", flat=True))
+
+
+def reveal(actor, credential, **kwargs: Any):
+    """The one door, as a test calls it: ``credential``'s secret for ``actor``."""
+    return credential_reveal(actor=actor, credential_id=credential.pk, service="tests", **kwargs)

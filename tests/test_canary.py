@@ -128,7 +128,7 @@ def test_the_canary_survives_every_schema_edit(superuser, client, caplog, sql_lo
     from django.urls import reverse
 
     from credentials.models import CredentialType
-    from credentials.testing import credential_test_run
+    from credentials.testers.runs import credential_test_run
     from tests.credentials.test_admin import CUSTOM_SCHEMA, type_data
     from tests.form_data import add_data
 

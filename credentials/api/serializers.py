@@ -14,7 +14,7 @@ from typing import Any
 from rest_framework import serializers
 
 from credentials.permissions import FLAGS, VIEW
-from credentials.testing import is_flagged
+from credentials.testers.runs import is_flagged
 from credentials.type_cache import type_by_pk
 
 # --- Input --------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from config.addresses import client_ip
 from config.api.errors import PreconditionFailed, PreconditionRequired
 from config.api.pagination import OneQueryPageNumberPagination
 from config.api.schema import errors_for
-from credentials import selectors, services, sharing, testing
+from credentials import selectors, services, sharing
 from credentials.api.serializers import (
     ROW_COLUMNS,
     CredentialCreateInput,
@@ -48,6 +48,7 @@ from credentials.api.serializers import (
 from credentials.errors import CredentialPermissionDenied, StaleVersion
 from credentials.models import Credential, CredentialType
 from credentials.permissions import CHANGE, actions_for, actions_for_row, user_can
+from credentials.testers import runs
 
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
 
@@ -259,7 +260,7 @@ class CredentialViewSet(_CredentialRoute):
     )
     @action(detail=True, methods=["post"], url_path="test", pagination_class=None)
     def run_test(self, request: Request, pk: str) -> Response:
-        credential = testing.credential_test_request(
+        credential = runs.credential_test_request(
             actor=request.user, credential_id=self.credential.pk, ip=client_ip(request)
         )
         status_url = reverse("credential-detail", kwargs={"pk": credential.pk})

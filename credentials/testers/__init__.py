@@ -1,4 +1,4 @@
-"""Credential testers, one per built-in type on one base, and the HTTP test custom types declare."""
+"""Credential tests: a tester per built-in type on one base, custom types' HTTP test, the runs and the report."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from credentials.testers.base import Tester, TestFailed, TestOutcome
 
-__all__ = ["TestFailed", "TestOutcome", "Tester", "tester_for"]
+__all__ = ["TestFailed", "TestOutcome", "Tester", "forget_testers", "tester_for"]
 
 
 @functools.cache
@@ -47,3 +47,8 @@ def tester_for(type_row: Any) -> Tester | None:
 
         return CustomHTTPTester(type_row.test_spec, type_row.spec.fields)
     return None
+
+
+def forget_testers() -> None:
+    """Drop the built-in testers made so far; the next ``tester_for`` makes them again (config/caches.py)."""
+    _builtin.cache_clear()

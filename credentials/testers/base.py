@@ -45,7 +45,7 @@ class Tester:
     taken from the credential itself, never from a request.
     """
 
-    # The type this tester is for; a subclass that sets it joins the registry (credentials.testers).
+    # The type this tester is for. The registry (credentials/testers/__init__.py) lists each built-in tester.
     slug: ClassVar[str] = ""
     timeout: ClassVar[float] = 5.0
 

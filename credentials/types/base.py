@@ -14,7 +14,6 @@ from credentials.types.hosts import normalise_host, url_host
 from credentials.types.schema import (
     Field,
     SchemaErrors,
-    json_schema,
     parse_schema,
     validate_values,
     with_secret_history,
@@ -134,19 +133,6 @@ class CredentialType:
     def git_http_auth(self, values: Mapping[str, Any]) -> tuple[str, str] | None:
         """The user name and password git sends over HTTPS, or None if it cannot."""
         return None
-
-    # --- description ----------------------------------------------------------------------
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "slug": self.slug,
-            "name": self.name,
-            "category": self.category,
-            "icon": self.icon,
-            "description": self.description,
-            "fields": [f.as_dict() for f in self.fields],
-            "json_schema": json_schema(self.fields),
-        }
 
     def __repr__(self) -> str:
         return f"<credential type {self.slug}>"

@@ -16,7 +16,7 @@ from credentials.selectors import (
     credential_shares_for_user,
     credential_usage_for_user,
 )
-from credentials.testing import is_flagged
+from credentials.testers.runs import is_flagged
 from credentials.views.common import icon_of, visible_credential
 
 RECENT_EVENTS = 20

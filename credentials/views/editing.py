@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from config.addresses import client_ip
 from credentials.errors import CredentialInUse, CredentialNotFound, CredentialPermissionDenied
-from credentials.forms import CredentialForm
+from credentials.forms.credential import CredentialForm
 from credentials.models import CredentialType
 from credentials.permissions import CHANGE, DELETE, VIEW, managed_teams
 from credentials.selectors import credential_type_list, credential_types_by_category, credential_usage_for_user

@@ -11,10 +11,10 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from credentials.filter_form import CredentialFilterForm
+from credentials.forms.filters import CredentialFilterForm
 from credentials.permissions import actions_for
 from credentials.selectors import credential_list_for_user, credential_type_list
-from credentials.testing import is_flagged
+from credentials.testers.runs import is_flagged
 from credentials.views.common import icon_of
 
 PAGE_SIZE = 50

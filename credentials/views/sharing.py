@@ -14,9 +14,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from config.addresses import client_ip
 from credentials.errors import CredentialNotFound, InvalidCredential
+from credentials.forms.share import ShareForm
 from credentials.permissions import SHARE
 from credentials.selectors import credential_shares_for_user
-from credentials.share_form import ShareForm
 from credentials.sharing import credential_share, credential_unshare
 from credentials.views.common import require, visible_credential
 

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from config.addresses import client_ip
 from credentials.errors import CredentialNotFound, TestQueueUnavailable
 from credentials.permissions import USE
-from credentials.testing import credential_test_request
+from credentials.testers.runs import credential_test_request
 from credentials.views.common import require, visible_credential
 
 

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from credentials.crypto import KeyRing
+from credentials.keys.ring import KeyRing
 from credentials.models import Credential, CredentialGroupPermission, CredentialUserPermission
 from credentials.sharing import credential_share
 from tests.factories import make_credential, make_user

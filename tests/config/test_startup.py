@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from django.test import override_settings
 
 from credentials.checks import check_fernet_keys
-from credentials.crypto import KeyConfigError, get_keyring
+from credentials.keys.ring import KeyConfigError, get_keyring
 
 ROOT = Path(__file__).resolve().parents[2]
 

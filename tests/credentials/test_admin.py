@@ -311,7 +311,7 @@ def test_change_page_shows_what_is_stored_without_decrypting(staff_client, super
     def refuse(*args, **kwargs):
         raise AssertionError("the admin must not decrypt to show a credential")
 
-    monkeypatch.setattr("credentials.crypto.KeyRing.open", refuse)
+    monkeypatch.setattr("credentials.keys.ring.KeyRing.open", refuse)
     before = counts()
     response = staff_client.get(change_url(credential))
     html = response.content.decode()

@@ -8,7 +8,7 @@ from cryptography.fernet import Fernet
 from hypothesis import given
 from hypothesis import strategies as st
 
-from credentials.crypto import (
+from credentials.keys.ring import (
     KeyConfigError,
     KeyRing,
     MisboundError,

@@ -7,8 +7,8 @@ from cryptography.fernet import Fernet
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
-from credentials import keys
-from credentials.crypto import key_id_for
+from credentials.keys import inventory
+from credentials.keys.ring import key_id_for
 from credentials.models import Credential
 from tests.factories import make_credential
 
@@ -40,7 +40,7 @@ def test_check_counts_rows_per_key_and_says_when_an_old_key_is_free(owner, setti
 
 
 def test_check_names_every_row_no_configured_key_opens(owner, settings, fresh_key, monkeypatch):
-    monkeypatch.setattr(keys, "BATCH", 2)  # several batches: the paging must not skip a row
+    monkeypatch.setattr(inventory, "BATCH", 2)  # several batches: the paging must not skip a row
     credentials = [make_credential(owner, name=f"c{i}") for i in range(5)]
     Credential.objects.filter(pk=credentials[1].pk).update(ciphertext=credentials[2].ciphertext)  # moved
     settings.FERNET_KEYS = [fresh_key]  # the key of every row is gone

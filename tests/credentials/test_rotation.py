@@ -7,9 +7,9 @@ from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
 from audit.models import AuditEvent
-from credentials.crypto import KeyRing, key_id_for
+from credentials.keys.ring import KeyRing, key_id_for
+from credentials.keys.rotation import credential_keys_rotate
 from credentials.models import Credential
-from credentials.rotation import credential_keys_rotate
 from credentials.services import credential_reveal, credential_update
 from tests.factories import make_credential
 

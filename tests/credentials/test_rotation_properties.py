@@ -7,10 +7,10 @@ from cryptography.fernet import Fernet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credentials.crypto import KeyRing
+from credentials.keys.ring import KeyRing
+from credentials.keys.rotation import credential_keys_rotate
+from credentials.keys.transfer_file import ExportFileError, open_file, seal_file
 from credentials.models import Credential
-from credentials.rotation import credential_keys_rotate
-from credentials.transfer_format import ExportFileError, open_file, seal_file
 from credentials.type_cache import type_by_slug
 
 json_values = st.recursive(

@@ -10,7 +10,7 @@ from django.urls import reverse
 from audit.models import AuditAction, AuditEvent
 from credentials.models import Credential, CredentialType
 from credentials.services import credential_reveal, credential_update
-from credentials.testing import credential_test_run
+from credentials.testers.runs import credential_test_run
 from tests.canary import Haystack, dump_database
 from tests.credentials.test_admin import CUSTOM_SCHEMA, add_url, canary, form_errors, type_data
 from tests.form_data import add_data

@@ -5,9 +5,9 @@ from unittest import mock
 import pytest
 from django.contrib.auth.models import Permission
 
-from credentials.crypto import KeyRing
 from credentials.errors import CredentialNotFound
-from credentials.permissions import actions_for
+from credentials.keys.ring import KeyRing
+from credentials.permissions import actions_for, permission_ids
 from credentials.selectors import (
     credential_get_by_name_for_user,
     credential_get_for_user,
@@ -61,6 +61,7 @@ def test_filters(owner, estate):
 
 
 def test_lists_never_load_or_decrypt_the_ciphertext(owner, estate, django_assert_num_queries):
+    permission_ids()  # read once per process (config/caches.py), not per list
     with mock.patch.object(KeyRing, "open") as opened, django_assert_num_queries(1):
         rows = list(credential_list_for_user(owner))
         assert all("ciphertext" in row.get_deferred_fields() for row in rows)

@@ -9,12 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from credentials.crypto import MisboundError, TamperedError
 from credentials.errors import (
     CredentialNotFound,
     CredentialPermissionDenied,
-    CredentialUnavailable,
-    DestinationRefused,
     InvalidCredential,
     StaleVersion,
 )
@@ -24,23 +21,10 @@ from credentials.services import (
     credential_create,
     credential_deactivate,
     credential_delete,
-    credential_reveal,
     credential_update,
 )
 from credentials.validation import NAME_TAKEN
-from tests.factories import make_credential, make_user, valid_fields
-
-
-def actions(credential=None):
-    events = AuditEvent.objects.order_by("id")
-    if credential is not None:
-        events = events.filter(credential_ref=str(credential.pk))
-    return list(events.values_list("action", flat=True))
-
-
-def reveal(actor, credential, **kwargs):
-    return credential_reveal(actor=actor, credential_id=credential.pk, service="tests", **kwargs)
-
+from tests.factories import audit_actions, make_credential, make_user, reveal, valid_fields
 
 # --- create ------------------------------------------------------------------------------------
 
@@ -55,7 +39,7 @@ def test_create_stores_ciphertext_and_clear_metadata_only(owner):
     assert row.secrets_set == ["password"]
     assert row.allowed_hosts == ["db.example.com"]
     assert row.key_id and row.version == 1 and row.created_by == owner
-    assert actions(credential) == ["created"]
+    assert audit_actions(credential) == ["created"]
     event = AuditEvent.objects.get(credential=credential)
     assert event.details["secrets_set"] == ["password"] and event.actor == owner
 
@@ -140,94 +124,6 @@ def test_allowed_hosts_must_cover_the_credentials_own_destination(owner):
     assert credential.allowed_hosts == ["api.example.com", "mirror.example"]
 
 
-# --- the one door ------------------------------------------------------------------------------
-
-
-def test_owner_reveals_and_the_access_is_audited(owner):
-    credential = make_credential(owner, "http_basic", secret="basic-canary")
-    secret = reveal(owner, credential, fields=["password"], ip="10.0.0.7")
-    assert secret["password"] == "basic-canary"
-    assert dict(secret.values) == {"password": "basic-canary"}
-    assert "basic-canary" not in repr(secret)
-    event = AuditEvent.objects.filter(action="accessed").get()
-    assert (event.service, event.fields, event.ip) == ("tests", ["password"], "10.0.0.7")
-
-
-def test_stranger_is_told_not_found_and_the_attempt_is_audited(owner, stranger):
-    credential = make_credential(owner)
-    with pytest.raises(CredentialNotFound):
-        reveal(stranger, credential)
-    event = AuditEvent.objects.filter(action="access_denied").get()
-    assert event.actor == stranger and event.details == {"reason": "no use permission"}
-
-
-def test_staff_who_may_view_but_not_use_are_refused(owner):
-    staff = make_user("viewer", is_staff=True)
-    staff.user_permissions.add(Permission.objects.get(codename="view_credential"))
-    credential = make_credential(owner)
-    with pytest.raises(CredentialPermissionDenied):
-        reveal(staff, credential)
-    staff.user_permissions.add(Permission.objects.get(codename="use_credential"))
-    staff = type(staff).objects.get(pk=staff.pk)  # drop the permission cache
-    assert reveal(staff, credential)["token"] == "s3cret-value"
-
-
-def test_superuser_may_use_any_credential(owner, superuser):
-    assert reveal(superuser, make_credential(owner))["token"] == "s3cret-value"
-
-
-def test_missing_or_malformed_ids_are_not_found(owner):
-    for credential_id in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):
-        with pytest.raises(CredentialNotFound):
-            credential_reveal(actor=owner, credential_id=credential_id, service="tests")
-
-
-def test_inactive_and_expired_credentials_are_refused(owner):
-    inactive = make_credential(owner)
-    credential_deactivate(actor=owner, credential_id=inactive.pk)
-    with pytest.raises(CredentialUnavailable, match="inactive"):
-        reveal(owner, inactive)
-    expiring = make_credential(owner, expires_at=timezone.now() + timedelta(seconds=30))
-    Credential.objects.filter(pk=expiring.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    with pytest.raises(CredentialUnavailable, match="expired"):
-        reveal(owner, expiring)
-    reasons = AuditEvent.objects.filter(action="access_denied").values_list("details__reason", flat=True)
-    assert sorted(reasons) == ["expired", "inactive"]
-
-
-def test_ciphertext_swapped_between_rows_fails_clearly_and_is_audited(owner):
-    first = make_credential(owner, secret="first-secret")
-    second = make_credential(owner, secret="second-secret")
-    Credential.objects.filter(pk=second.pk).update(ciphertext=first.ciphertext, key_id=first.key_id)
-    with pytest.raises(MisboundError) as caught:
-        reveal(owner, second)
-    assert str(second.pk) in str(caught.value) and "first-secret" not in str(caught.value)
-    event = AuditEvent.objects.filter(action="access_failed").get()
-    assert "copied from another row" in event.details["reason"]
-
-
-def test_altered_ciphertext_fails_clearly(owner):
-    credential = make_credential(owner)
-    Credential.objects.filter(pk=credential.pk).update(ciphertext=credential.ciphertext[:-8] + "AAAAAAAA")
-    with pytest.raises(TamperedError):
-        reveal(owner, credential)
-
-
-def test_destinations_come_from_the_authenticated_payload(owner):
-    credential = make_credential(owner, "http_bearer")
-    # Someone with database access widens the clear column: the sealed copy still rules.
-    Credential.objects.filter(pk=credential.pk).update(allowed_hosts=["evil.example"])
-    secret = reveal(owner, credential)
-    secret.check_destination("API.example.com")
-    with pytest.raises(DestinationRefused, match=r"evil\.example"):
-        secret.check_destination("evil.example")
-
-
-def test_unknown_field_names_are_a_programming_error(owner):
-    with pytest.raises(ValueError, match=r"no field"):
-        reveal(owner, make_credential(owner), fields=["password"])
-
-
 # --- update ------------------------------------------------------------------------------------
 
 
@@ -269,7 +165,7 @@ def test_an_explicit_null_clears_an_optional_secret(owner):
 def test_nothing_changed_writes_nothing(owner):
     credential = make_credential(owner)
     same = update(owner, credential, name=credential.name, fields={"token": ""})
-    assert same.version == 1 and actions(credential) == ["created"]
+    assert same.version == 1 and audit_actions(credential) == ["created"]
 
 
 def test_stale_version_is_refused_and_nothing_is_written(owner):
@@ -343,7 +239,7 @@ def test_deactivate_is_audited_once(owner):
     credential = make_credential(owner)
     credential_deactivate(actor=owner, credential_id=credential.pk)
     credential_deactivate(actor=owner, credential_id=credential.pk)
-    assert actions(credential) == ["created", "deactivated"]
+    assert audit_actions(credential) == ["created", "deactivated"]
 
 
 def test_delete_audits_first_overwrites_then_removes(owner):
@@ -359,7 +255,7 @@ def test_delete_audits_first_overwrites_then_removes(owner):
     assert insert_audit < overwrite < remove
     assert not Credential.objects.filter(pk=credential.pk).exists()
     # The history outlives the credential: id and name are kept as text.
-    assert actions(credential) == ["created", "deleted"]
+    assert audit_actions(credential) == ["created", "deleted"]
     deleted = AuditEvent.objects.get(action="deleted")
     assert deleted.credential is None and deleted.credential_name == credential.name
 
@@ -389,7 +285,7 @@ def test_outside_a_transaction_create_and_its_event_commit_together_or_not_at_al
     owner = make_user("committer")
     credential = make_credential(owner, name="once")
     assert Credential.objects.filter(pk=credential.pk).exists()
-    assert actions(credential) == ["created"]
+    assert audit_actions(credential) == ["created"]
     with pytest.raises(InvalidCredential) as caught:
         make_credential(owner, name="ONCE")
     assert caught.value.errors == {"name": [NAME_TAKEN]}

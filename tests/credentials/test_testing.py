@@ -16,7 +16,7 @@ from credentials.errors import CredentialNotFound, CredentialPermissionDenied
 from credentials.models import Credential, CredentialType
 from credentials.services import credential_create, credential_update
 from credentials.sharing import credential_share
-from credentials.testing import (
+from credentials.testers.runs import (
     credential_retest_scheduled,
     credential_test_request,
     credential_test_run,
@@ -208,12 +208,12 @@ def test_the_sweep_fails_tests_stuck_past_their_limit_only(owner):
 
 
 def test_a_run_reporting_after_the_sweep_failed_it_is_not_counted_twice(owner, monkeypatch):
-    from credentials import testing
+    from credentials.testers import runs
 
     credential = unreachable(owner)
     credential_test_request(actor=owner, credential_id=credential.pk)
     run = Credential.objects.get(pk=credential.pk).test_run
-    real_outcome = testing._outcome
+    real_outcome = runs._outcome
 
     def slow_outcome(*args, **kwargs):
         # The worker was only slow: while it ran, the sweep took it for dead and failed the test.
@@ -223,7 +223,7 @@ def test_a_run_reporting_after_the_sweep_failed_it_is_not_counted_twice(owner, m
         assert Credential.objects.get(pk=credential.pk).test_failures == 1
         return outcome
 
-    monkeypatch.setattr(testing, "_outcome", slow_outcome)
+    monkeypatch.setattr(runs, "_outcome", slow_outcome)
     assert credential_test_run(credential_id=credential.pk, run=run, actor_id=owner.pk) == "failed"
 
     late = Credential.objects.get(pk=credential.pk)  # its own result replaced the sweep's, counted once

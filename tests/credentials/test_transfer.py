@@ -10,11 +10,11 @@ from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
 from audit.models import AuditEvent
-from credentials.crypto import key_id_for
+from credentials.keys.ring import key_id_for
+from credentials.keys.transfer import BODY_FORMAT
+from credentials.keys.transfer_file import seal_file
 from credentials.models import Credential
 from credentials.services import credential_reveal
-from credentials.transfer import BODY_FORMAT
-from credentials.transfer_format import seal_file
 from tests.factories import make_credential, make_user, valid_fields
 
 PASSPHRASE = "a long enough passphrase"

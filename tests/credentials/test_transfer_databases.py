@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.db import connection
 from psycopg2 import sql
 
-from credentials.crypto import KeyRing, key_id_for
+from credentials.keys.ring import KeyRing, key_id_for
 from tests.factories import make_credential, make_user, ssh_keypair
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -143,7 +143,7 @@ def broker_at(url: str) -> Iterator[None]:
         reset()
 
 
-# --- Git servers for plugins/git.py (tests/integration/git_servers.py) ------------------------------
+# --- Git servers for plugins/git/command.py (tests/integration/git_servers.py) ------------------------------
 
 
 @pytest.fixture(scope="session")

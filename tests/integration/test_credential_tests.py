@@ -212,7 +212,7 @@ def test_ssh_unknown_host_key_fails_and_shows_the_offered_fingerprint(worker, ss
 
 
 def test_scheduled_retests_run_through_the_worker_and_count_failures(worker, own_postgres, postgres_role, owner):
-    from credentials.testing import credential_retest_scheduled
+    from credentials.testers.runs import credential_retest_scheduled
 
     fields = {
         "host": LOOPBACK,

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from audit.models import AuditEvent
 from credentials.models import Credential
 from credentials.services import credential_create
-from credentials.testing import credential_tests_sweep
+from credentials.testers.runs import credential_tests_sweep
 from tests.factories import make_credential
 from tests.integration import servers
 from tests.integration.conftest import broker_at

@@ -1,4 +1,4 @@
-"""plugins/git.py against real git servers on loopback: git http-backend behind TLS, and OpenSSH's sshd."""
+"""plugins/git/command.py against real git servers on loopback: git http-backend behind TLS, and OpenSSH's sshd."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from credentials.door import RevealedSecret
 from credentials.errors import DestinationRefused
 from credentials.redaction import Redactor
-from plugins.git import (
+from plugins.git.command import (
     GitError,
     GitHostKeyError,
     HTTPSAuth,
@@ -37,7 +37,7 @@ LOOPBACK = ("127.0.0.1",)
 
 @pytest.fixture(autouse=True)
 def _trust_test_ca(request, settings):
-    """git trusts the HTTPS server's own CA, through the setting plugins/git.py reads."""
+    """git trusts the HTTPS server's own CA, through the setting plugins/git/command.py reads."""
     if "git_https" in request.fixturenames:
         settings.PLUGINS_GIT_CA_FILE = str(request.getfixturevalue("git_https").ca_file)
 
@@ -437,8 +437,8 @@ import django
 django.setup()
 from pathlib import Path
 from credentials.redaction import Redactor
-from plugins.git import Deadline, SSHAuth
-from plugins.git_ssh import ssh_agent
+from plugins.git.command import Deadline, SSHAuth
+from plugins.git.ssh import ssh_agent
 auth = SSHAuth(private_key=sys.stdin.read(), passphrase=None, username="git", known_hosts="")
 with ssh_agent(auth, Path(sys.argv[1]), Deadline(300), Redactor()):
     print("ready", flush=True)

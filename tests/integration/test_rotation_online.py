@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from audit.models import AuditEvent
-from credentials.crypto import KeyRing, get_keyring, key_id_for
+from credentials.keys.ring import KeyRing, get_keyring, key_id_for
 from credentials.models import Credential
 from credentials.services import credential_update
 from credentials.type_cache import type_by_slug

@@ -133,6 +133,7 @@ def test_the_list_costs_the_same_queries_for_five_rows_or_forty(owner_client, ow
 
     for index in range(5):
         make_credential(owner, "github_pat", name=f"token-{index}")
+    queries()  # the first request reads what the process keeps (config/caches.py)
     few = queries()
     for index in range(5, 40):
         make_credential(owner, "github_pat", name=f"token-{index}")

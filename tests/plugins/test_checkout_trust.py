@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.git import UntrustedCheckout, _distrust, parse_repo_url
+from plugins.git.command import UntrustedCheckout, _distrust, parse_repo_url
 from tests.integration.git_servers import git_environment
 
 URL = "https://git.example.com/org/tools.git"

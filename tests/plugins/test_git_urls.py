@@ -1,10 +1,10 @@
-"""plugins/git.py's parsing of repository URLs and refs: what is accepted, and what is refused and why."""
+"""plugins/git/command.py's parsing of repository URLs and refs: what is accepted, and what is refused and why."""
 
 from __future__ import annotations
 
 import pytest
 
-from plugins.git import HTTPSAuth, RepoLocation, SSHAuth, parse_repo_url, validate_ref
+from plugins.git.command import HTTPSAuth, RepoLocation, SSHAuth, parse_repo_url, validate_ref
 
 
 @pytest.mark.parametrize(

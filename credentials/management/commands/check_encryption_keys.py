@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from credentials.keys import key_report
+from credentials.keys.inventory import key_report
 
 
 class Command(BaseCommand):

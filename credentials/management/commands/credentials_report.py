@@ -5,7 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.core.serializers.json import DjangoJSONEncoder
 
-from credentials.report import SECTIONS, credential_report
+from credentials.testers.report import SECTIONS, credential_report
 
 TITLES = {
     "expired": "Expired",

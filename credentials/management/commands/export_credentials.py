@@ -5,9 +5,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from credentials.management.passphrase import read_passphrase
-from credentials.transfer import Selection, TransferError, credentials_export
-from credentials.transfer_format import ExportFileError
+from credentials.keys.passphrase import read_passphrase
+from credentials.keys.transfer import Selection, TransferError, credentials_export
+from credentials.keys.transfer_file import ExportFileError
 
 
 class Command(BaseCommand):

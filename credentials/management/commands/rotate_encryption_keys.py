@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from credentials.rotation import DEFAULT_BATCH_SIZE, DEFAULT_PASSES, NAMED_UNKNOWN, credential_keys_rotate
+from credentials.keys.rotation import DEFAULT_BATCH_SIZE, DEFAULT_PASSES, NAMED_UNKNOWN, credential_keys_rotate
 
 # sysexits' EX_TEMPFAIL: nothing is wrong, some rows were busy; run the command again.
 EXIT_BUSY = 75

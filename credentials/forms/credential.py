@@ -265,7 +265,8 @@ class CredentialForm(forms.Form):
             else:
                 self.fields["team"].queryset = teams
         else:
-            # A credential's team is fixed once made; the services offer no way to move it.
+            # The team is chosen here when the credential is made. Moving it later is the API's
+            # (credential_update checks that the actor may share it and is in the new team).
             del self.fields["team"]
             self.fields["allowed_hosts"].help_text = (
                 "Hosts the secret may be sent to, one per line or comma-separated. Changing them "

@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from credentials.models import Credential, CredentialTestStatus
-from credentials.testing import is_flagged
+from credentials.testers.runs import is_flagged
 
 SECTIONS = ("expired", "expiring", "failing", "never_tested")
 _COLUMNS = (

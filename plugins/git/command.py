@@ -1,6 +1,6 @@
 """Git for plugins: clone and fetch with a credential over HTTPS or SSH, leaving no secret behind.
 
-Where (URLs and refs) is in plugins.git_urls, the SSH agent and host keys in plugins.git_ssh.
+Where (URLs and refs) is in plugins.git.urls, the SSH agent and host keys in plugins.git.ssh.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from credentials.door import RevealedSecret
 from credentials.redaction import Redactor
 from credentials.types import get_type
 from plugins.errors import GitError, GitHostKeyError, UntrustedCheckout
-from plugins.git_ssh import host_key_error, known_hosts_name, known_hosts_text, ssh_agent, ssh_command
-from plugins.git_urls import COMMIT_ID, RepoLocation, parse_repo_url, validate_ref
+from plugins.git.ssh import host_key_error, known_hosts_name, known_hosts_text, ssh_agent, ssh_command
+from plugins.git.urls import COMMIT_ID, RepoLocation, parse_repo_url, validate_ref
 
 logger = logging.getLogger(__name__)
 

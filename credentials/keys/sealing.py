@@ -8,7 +8,7 @@ from typing import Any
 from django.views.decorators.debug import sensitive_variables
 
 from credentials import types
-from credentials.crypto import get_keyring
+from credentials.keys.ring import get_keyring
 from credentials.models import Credential
 
 

@@ -25,8 +25,8 @@ from credentials.types.ssh import unlocked_private_key_bytes
 from plugins.errors import GitError, GitHostKeyError
 
 if TYPE_CHECKING:
-    from plugins.git import Deadline, SSHAuth
-    from plugins.git_urls import RepoLocation
+    from plugins.git.command import Deadline, SSHAuth
+    from plugins.git.urls import RepoLocation
 
 
 # --- SSH: a per-job agent, pinned host keys ------------------------------------------------------------

@@ -7,7 +7,7 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from audit.models import AuditAction, AuditEvent
-from credentials.admin import CredentialAdmin
+from credentials.admin.credential import CredentialAdmin
 from credentials.errors import QueueUnavailable
 from credentials.models import Credential
 from credentials.services import credential_create

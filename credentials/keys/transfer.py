@@ -22,11 +22,11 @@ from django.views.decorators.debug import sensitive_variables
 
 from audit.models import AuditAction
 from audit.services import audit_record
-from credentials.crypto import DecryptionError
 from credentials.errors import InvalidCredential
+from credentials.keys.ring import DecryptionError
+from credentials.keys.sealing import open_values, seal_values
+from credentials.keys.transfer_file import open_file, seal_file
 from credentials.models import Credential
-from credentials.sealing import open_values, seal_values
-from credentials.transfer_format import open_file, seal_file
 from credentials.validation import check_attributes, check_destinations, clean_fields, clean_hosts, resolve_type
 
 BODY_FORMAT = "latchkey-credentials-body"

@@ -23,7 +23,6 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
-from credentials.crypto import DecryptionError
 from credentials.door import credential_reveal
 from credentials.errors import (
     CredentialNotFound,
@@ -31,6 +30,7 @@ from credentials.errors import (
     CredentialUnavailable,
     TestQueueUnavailable,
 )
+from credentials.keys.ring import DecryptionError
 from credentials.locking import lock_credential_for
 from credentials.models import Credential, CredentialTestStatus
 from credentials.permissions import USE

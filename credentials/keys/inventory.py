@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from credentials.crypto import DecryptionError, KeyRing, get_keyring
+from credentials.keys.ring import DecryptionError, KeyRing, get_keyring
 from credentials.models import Credential
 
 BATCH = 2000

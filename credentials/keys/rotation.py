@@ -14,8 +14,8 @@ from django.db.models import Count
 
 from audit.models import AuditAction
 from audit.services import audit_record
-from credentials.crypto import DecryptionError, KeyRing, get_keyring
-from credentials.keys import Unreadable
+from credentials.keys.inventory import Unreadable
+from credentials.keys.ring import DecryptionError, KeyRing, get_keyring
 from credentials.models import Credential
 from credentials.type_cache import type_by_pk
 

@@ -1,0 +1,1 @@
+"""Git with a credential: the command and its forced settings, SSH through an agent, repository addresses."""
