@@ -20,6 +20,8 @@ class AuditAction(models.TextChoices):
     IMPORTED = "imported", "Imported"
     PLUGIN_LINKED = "plugin_linked", "Linked to a plugin"
     PLUGIN_UNLINKED = "plugin_unlinked", "Unlinked from a plugin"
+    MANAGER_APPOINTED = "manager_appointed", "Team manager appointed"
+    MANAGER_REMOVED = "manager_removed", "Team manager removed"
 
 
 class AuditEvent(models.Model):

@@ -42,8 +42,8 @@ def process_caches() -> tuple[ProcessCache, ...]:
             "any app's migrate, and a test database's flush (post_migrate)",
             forget_permission_ids,
         ),
-        ProcessCache("key ring", "FERNET_KEYS, read", "FERNET_KEYS or DEBUG change", get_keyring.cache_clear),
-        ProcessCache("audit keys", "AUDIT_KEYS", "AUDIT_KEYS or DEBUG change", get_audit_keys.cache_clear),
+        ProcessCache("key ring", "the keys of FERNET_KEYS", "FERNET_KEYS or DEBUG change", get_keyring.cache_clear),
+        ProcessCache("audit keys", "the keys of AUDIT_KEYS", "AUDIT_KEYS or DEBUG change", get_audit_keys.cache_clear),
         ProcessCache("testers", "one tester per built-in type", "never: they follow the code", forget_testers),
     )
 

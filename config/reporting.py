@@ -1,6 +1,7 @@
 """Exception reports that show where an error happened, never the values it happened with."""
 
 import re
+from collections.abc import ItemsView
 from typing import Any
 
 from django.views.debug import SafeExceptionReporterFilter
@@ -52,5 +53,5 @@ class NoValuesExceptionReporterFilter(SafeExceptionReporterFilter):
             return {}
         return {name: self.cleansed_substitute for name in request.POST}
 
-    def get_traceback_frame_variables(self, request: Any, tb_frame: Any) -> list[tuple[str, str]]:
-        return [(name, self.cleansed_substitute) for name in tb_frame.f_locals]
+    def get_traceback_frame_variables(self, request: Any, tb_frame: Any) -> ItemsView[str, Any]:
+        return {name: self.cleansed_substitute for name in tb_frame.f_locals}.items()

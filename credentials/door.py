@@ -14,6 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from audit.models import AuditAction
 from audit.services import audit_record
+from config.actors import Actor
 from credentials import outbound
 from credentials.errors import (
     CredentialNotFound,
@@ -25,7 +26,7 @@ from credentials.keys.ring import DecryptionError
 from credentials.keys.sealing import open_values, sealed_secret_names
 from credentials.models import Credential
 from credentials.permissions import USE, user_can, user_can_see
-from credentials.type_cache import type_by_pk
+from credentials.type_cache import type_of_credential
 from credentials.types.hosts import normalise_host
 
 
@@ -76,13 +77,13 @@ class RevealedSecret:
 # payload) in one plain statement on a plain cursor: it runs on every use, and the ORM's query
 # building, or even a raw queryset's row mapping, costs more CPU than the database spends (a raw
 # queryset cost 0.2 ms a call, a third of the door's own, profiled beside `make bench`'s load figure).
-_DOOR_SQL = (
-    "SELECT name, owner_id, is_active, expires_at, ciphertext, key_id, type_id "
-    "FROM credentials_credential WHERE id = %s"
-)
+_DOOR_FIELDS = ("id", "name", "owner_id", "is_active", "expires_at", "ciphertext", "key_id", "type_id")
+# In the model's field order, as Model.from_db() takes them.
+_DOOR_COLUMNS = tuple(f.attname for f in Credential._meta.concrete_fields if f.attname in _DOOR_FIELDS)
+_DOOR_SQL = f"SELECT {', '.join(_DOOR_COLUMNS)} FROM credentials_credential WHERE id = %s"  # noqa: S608
 
 
-def _door_row(credential_id: Any) -> Credential:
+def _door_row(credential_id: uuid.UUID | str) -> Credential:
     try:
         pk = uuid.UUID(str(credential_id))
     except ValueError:
@@ -93,37 +94,32 @@ def _door_row(credential_id: Any) -> Credential:
         row = cursor.fetchone()
     if row is None:
         raise CredentialNotFound()
-    name, owner_id, is_active, expires_at, ciphertext, key_id, type_id = row
-    credential = Credential(
-        id=pk,
-        name=name,
-        owner_id=owner_id,
-        is_active=bool(is_active),  # SQLite answers 0 or 1
-        expires_at=_aware(expires_at),
-        ciphertext=ciphertext,
-        key_id=key_id,
-        type_id=type_id,
-    )
-    credential._state.adding = False
-    credential._state.db = connection.alias
+    values = dict(zip(_DOOR_COLUMNS, row, strict=True))
+    values["id"] = pk
+    values["is_active"] = bool(values["is_active"])  # SQLite answers 0 or 1
+    values["expires_at"] = _aware(values["expires_at"])
+    # The other columns stay deferred: the door never reads them.
+    credential = Credential.from_db(connection.alias, _DOOR_COLUMNS, [values[column] for column in _DOOR_COLUMNS])
     # The cached row, so that credential.type costs no query.
-    credential.type = type_by_pk(type_id)
+    credential.type = type_of_credential(values["type_id"])
     return credential
 
 
-def _aware(value: Any) -> datetime | None:
+def _aware(value: object) -> datetime | None:
     # PostgreSQL answers an aware datetime; SQLite, a naive one (or text) in UTC.
     if value is None:
         return None
     moment = value if isinstance(value, datetime) else parse_datetime(str(value))
+    if moment is None:
+        raise ValueError("The credential's expiry is not a date and time.")
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @sensitive_variables("data", "values")
 def credential_reveal(
     *,
-    actor: Any,
-    credential_id: Any,
+    actor: Actor | None,
+    credential_id: uuid.UUID | str,
     service: str,
     fields: Sequence[str] | None = None,
     ip: str | None = None,
@@ -132,6 +128,7 @@ def credential_reveal(
     """The only way plaintext leaves the store: checks use, activity and expiry; audits every outcome.
 
     ``details`` (never a secret) says what the secret is for, such as the plugin being cloned.
+    Every refusal or failure is a RevealRefused (credentials/errors.py), which callers catch once.
     """
     credential = _door_row(credential_id)
     spec = credential.type.spec
@@ -163,14 +160,14 @@ def credential_reveal(
     if not credential.is_active:
         audit(AuditAction.ACCESS_DENIED, "inactive")
         raise CredentialUnavailable("This credential is inactive.")
-    if credential.is_expired:
+    if credential.is_expired and credential.expires_at is not None:  # implied by the first; for the type checker
         audit(AuditAction.ACCESS_DENIED, "expired")
         raise CredentialUnavailable(f"This credential expired at {credential.expires_at.isoformat()}.")
     try:
         data = open_values(credential)
     except DecryptionError as exc:
         audit(AuditAction.ACCESS_FAILED, str(exc))
-        raise
+        raise  # a CredentialUnreadable, the family's member for a row that cannot be read
     # Audited before the plaintext is handed over: if the audit cannot be written, nothing is.
     audit(AuditAction.ACCESSED)
     values = {name: data["fields"][name] for name in wanted if name in data["fields"]}

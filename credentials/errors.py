@@ -6,20 +6,35 @@ from collections.abc import Mapping
 
 from django.core.exceptions import PermissionDenied
 
+from config.errors import QueueUnavailable
 
-class CredentialNotFound(Exception):
+
+class RevealRefused(Exception):
+    """The family of every refusal or failure of the one door (credentials/door.py) and of the secret it
+    hands over: its callers catch this one class. ``str(exc)`` never holds a secret.
+
+    A field name the credential's type does not have is a caller's bug, not a refusal: ValueError.
+    """
+
+
+class CredentialNotFound(RevealRefused):
     """No such credential, or the caller may not see it: the same answer for both."""
 
     def __init__(self, message: str = "Credential not found."):
         super().__init__(message)
 
 
-class CredentialPermissionDenied(PermissionDenied):
+class CredentialPermissionDenied(PermissionDenied, RevealRefused):
     """The caller may see the credential but not do this to it."""
 
 
-class CredentialUnavailable(Exception):
+class CredentialUnavailable(RevealRefused):
     """The credential exists and may be used by the caller, but is inactive or expired."""
+
+
+class CredentialUnreadable(RevealRefused):
+    """The stored secret cannot be opened: its key is not configured, or it was altered or copied from
+    another row. The key ring's DecryptionError (credentials/keys/ring.py) is one, with the details."""
 
 
 class StaleVersion(Exception):
@@ -53,15 +68,9 @@ class InvalidCredential(Exception):
         return data
 
 
-class DestinationRefused(Exception):
-    """A use would send the secret to a host its owner did not allow (DESIGN.md invariant 9)."""
-
-
-class QueueUnavailable(Exception):
-    """The task queue (the Celery broker) cannot be reached: nothing was queued or left running."""
-
-    def __init__(self, message: str = "The task queue is unavailable; try again in a minute."):
-        super().__init__(message)
+class DestinationRefused(RevealRefused):
+    """A use would send the secret to a host its owner did not allow (DESIGN.md invariant 9), or a
+    connection would reach an address the outbound policy refuses (credentials/outbound.py)."""
 
 
 class TestQueueUnavailable(QueueUnavailable):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
+from config.actors import Actor
 from credentials.errors import CredentialNotFound, CredentialPermissionDenied
 from credentials.models import Credential
 from credentials.permissions import user_can, user_can_see
 
 
-def lock_credential_for(actor: Any, credential_id: Any, action: str) -> Credential:
+def lock_credential_for(actor: Actor, credential_id: uuid.UUID | str, action: str) -> Credential:
     """Lock the row for a write by ``actor``; hidden rows are not found, visible ones refused."""
     try:
         credential = (

@@ -17,11 +17,16 @@ Deleting and sharing are never granted by a share: they stay with owners, team m
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, TypeGuard
 
 from django.contrib.auth.models import Group
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.db.models.expressions import RawSQL
+
+from config.actors import Actor, Caller
+
+if TYPE_CHECKING:
+    from credentials.models import Credential, TeamManagerPermission
 
 USE = "use"
 VIEW = "view"
@@ -49,15 +54,15 @@ _ADMIN_PERMISSIONS = {
 FLAGS = ("_grant_use", "_grant_view", "_grant_change", "_team_member", "_team_manager")
 
 
-def is_active_user(user: Any) -> bool:
+def is_active_user(user: Caller | None) -> TypeGuard[Actor]:
     return bool(user is not None and user.is_authenticated and user.is_active)
 
 
-def _is_admin_for(user: Any, action: str) -> bool:
+def _is_admin_for(user: Actor, action: str) -> bool:
     return user.is_superuser or (user.is_staff and user.has_perm(_ADMIN_PERMISSIONS[action]))
 
 
-def sees_all_credentials(user: Any) -> bool:
+def sees_all_credentials(user: Caller | None) -> bool:
     return is_active_user(user) and any(_is_admin_for(user, action) for action in ACTIONS)
 
 
@@ -91,15 +96,21 @@ def permission_ids() -> dict[str, int]:
     return _permission_ids
 
 
-def forget_permission_ids(**kwargs: Any) -> None:
+def forget_permission_ids(**kwargs: object) -> None:
     _permission_ids.clear()
 
 
-def managed_teams(user: Any) -> QuerySet:
+class _ManagedTeam(TypedDict):
+    content_object_id: int
+
+
+def managed_teams(user: Actor) -> QuerySet[TeamManagerPermission, _ManagedTeam]:
     from credentials.models import TeamManagerPermission
 
     return TeamManagerPermission.objects.filter(
-        user_id=user.pk, permission_id=permission_ids().get(MANAGE_TEAM)
+        user_id=user.pk,
+        # None (migrate has not made the permission yet) matches no row; the stubs expect an id.
+        permission_id=permission_ids().get(MANAGE_TEAM),  # type: ignore[misc]
     ).values("content_object_id")
 
 
@@ -124,7 +135,11 @@ def _tables() -> dict[str, str]:
     }
 
 
-def _granted_sql(user: Any, codenames: list[str]) -> tuple[str, list[Any]]:
+# The parameters of those subqueries: ids (a caller who is not signed in has none).
+_Params = list[int | None]
+
+
+def _granted_sql(user: Caller, codenames: list[str]) -> tuple[str, _Params]:
     """Ids of the credentials shared with ``user``, directly or through a group, with any of ``codenames``."""
     ids = [permission_ids()[codename] for codename in codenames]
     marks = ", ".join(["%s"] * len(ids))
@@ -136,16 +151,16 @@ def _granted_sql(user: Any, codenames: list[str]) -> tuple[str, list[Any]]:
     return sql, [user.pk, *ids, *ids, user.pk]
 
 
-def _teams_sql(user: Any) -> tuple[str, list[Any]]:
+def _teams_sql(user: Caller) -> tuple[str, _Params]:
     return "SELECT group_id FROM {membership} WHERE user_id = %s".format(**_tables()), [user.pk]
 
 
-def _managed_sql(user: Any) -> tuple[str, list[Any]]:
+def _managed_sql(user: Caller) -> tuple[str, _Params]:
     sql = "SELECT content_object_id FROM {manager} WHERE user_id = %s AND permission_id = %s".format(**_tables())
     return sql, [user.pk, permission_ids().get(MANAGE_TEAM)]
 
 
-def visible_ids(user: Any) -> RawSQL:
+def visible_ids(user: Actor) -> RawSQL:
     """The ids of the credentials ``user`` reaches through ownership, shares or a team, as one UNION.
 
     A UNION of index scans, rather than an OR of conditions over the whole table, lets the
@@ -164,11 +179,11 @@ def visible_ids(user: Any) -> RawSQL:
     return RawSQL(sql, [user.pk, *granted_params, *teams_params, *managed_params])
 
 
-def _flag(condition: Q) -> ExpressionWrapper:
+def _flag(condition: Q) -> ExpressionWrapper[Q]:
     return ExpressionWrapper(condition, output_field=BooleanField())
 
 
-def grant_annotations(user: Any) -> dict[str, Any]:
+def grant_annotations(user: Caller) -> dict[str, ExpressionWrapper[Q]]:
     """Boolean annotations saying, for each credential row, which shares and team roles ``user`` has."""
     annotations = {
         f"_grant_{action}": _flag(Q(pk__in=RawSQL(*_granted_sql(user, [codename]))))
@@ -182,11 +197,15 @@ def grant_annotations(user: Any) -> dict[str, Any]:
 # --- Answers for one credential -----------------------------------------------------------------
 
 
-def _grant_flags(user: Any, credential: Any) -> dict[str, bool]:
+# Where _grant_flags keeps its answer on a row it had to query for: (the user's id, the flags).
+_FLAGS_CACHE = "_grant_flags_cache"
+
+
+def _grant_flags(user: Actor, credential: Credential) -> dict[str, bool]:
     """The share and team flags: from the row's annotations when a selector added them, else one query."""
     if all(hasattr(credential, flag) for flag in FLAGS):
         return {flag: bool(getattr(credential, flag)) for flag in FLAGS}
-    cached = getattr(credential, "_grant_flags_cache", None)
+    cached: tuple[int, dict[str, bool]] | None = getattr(credential, _FLAGS_CACHE, None)
     if cached is not None and cached[0] == user.pk:
         return cached[1]
     from credentials.models import Credential
@@ -194,18 +213,18 @@ def _grant_flags(user: Any, credential: Any) -> dict[str, bool]:
     rows = Credential.objects.filter(pk=credential.pk).order_by().annotate(**grant_annotations(user)).values(*FLAGS)
     row = next(iter(rows), None)
     flags = {flag: bool(row and row[flag]) for flag in FLAGS}
-    credential._grant_flags_cache = (user.pk, flags)
+    setattr(credential, _FLAGS_CACHE, (user.pk, flags))
     return flags
 
 
-def _actions(user: Any, owner_id: Any, flags: Callable[[], Mapping[str, Any]]) -> list[str]:
+def _actions(user: Caller | None, owner_id: int, flags: Callable[[Actor], Mapping[str, Any]]) -> list[str]:
     if not is_active_user(user):
         return []
     if owner_id == user.pk:
         return list(ACTIONS)
     allowed = {action for action in ACTIONS if _is_admin_for(user, action)}
     if len(allowed) < len(ACTIONS):
-        granted = flags()
+        granted = flags(user)
         allowed |= shared_actions({action for action in SHAREABLE if granted[f"_grant_{action}"]})
         if granted["_team_member"]:
             allowed |= TEAM_MEMBER_ACTIONS
@@ -214,17 +233,17 @@ def _actions(user: Any, owner_id: Any, flags: Callable[[], Mapping[str, Any]]) -
     return [action for action in ACTIONS if action in allowed]
 
 
-def actions_for(user: Any, credential: Any) -> list[str]:
+def actions_for(user: Caller | None, credential: Credential) -> list[str]:
     """Every action ``user`` may take on ``credential``, in ACTIONS order."""
-    return _actions(user, credential.owner_id, lambda: _grant_flags(user, credential))
+    return _actions(user, credential.owner_id, lambda active: _grant_flags(active, credential))
 
 
-def actions_for_row(user: Any, row: Mapping[str, Any]) -> list[str]:
+def actions_for_row(user: Caller | None, row: Mapping[str, Any]) -> list[str]:
     """The same for a ``values()`` row of a selector's list, which carries ``owner_id`` and the flags."""
-    return _actions(user, row["owner_id"], lambda: row)
+    return _actions(user, row["owner_id"], lambda active: row)
 
 
-def user_can(user: Any, action: str, credential: Any) -> bool:
+def user_can(user: Caller | None, action: str, credential: Credential) -> bool:
     if action not in ACTIONS:
         raise ValueError(f"unknown credential action {action!r}")
     if not is_active_user(user):
@@ -235,12 +254,12 @@ def user_can(user: Any, action: str, credential: Any) -> bool:
     return action in actions_for(user, credential)
 
 
-def user_can_see(user: Any, credential: Any) -> bool:
+def user_can_see(user: Caller | None, credential: Credential) -> bool:
     """Seeing a credential at all: any of use, view or change."""
     return any(action in (USE, VIEW, CHANGE) for action in actions_for(user, credential))
 
 
-def user_manages_team(user: Any, team: Any) -> bool:
+def user_manages_team(user: Caller | None, team: Group | None) -> bool:
     if not is_active_user(user) or team is None:
         return False
     if user.is_superuser:
@@ -248,5 +267,5 @@ def user_manages_team(user: Any, team: Any) -> bool:
     return managed_teams(user).filter(content_object_id=team.pk).exists()
 
 
-def user_in_team(user: Any, team: Any) -> bool:
+def user_in_team(user: Caller | None, team: Group | None) -> bool:
     return is_active_user(user) and team is not None and user.groups.filter(pk=team.pk).exists()

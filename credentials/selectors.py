@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
+from config.actors import Caller
 from credentials.errors import CredentialNotFound, CredentialPermissionDenied
 from credentials.models import Credential, CredentialType
 from credentials.permissions import (
@@ -32,7 +34,7 @@ def _base() -> QuerySet[Credential]:
 
 
 def credential_list_for_user(
-    user: Any,
+    user: Caller,
     *,
     type_slug: str | None = None,
     environment: str | None = None,
@@ -69,7 +71,7 @@ def credential_list_for_user(
     return queryset
 
 
-def credential_rows_for_user(user: Any, ids: list[uuid.UUID], columns: tuple[str, ...]) -> list[dict[str, Any]]:
+def credential_rows_for_user(user: Caller, *, ids: Sequence[uuid.UUID], columns: Sequence[str]) -> list[dict[str, Any]]:
     """The rows of ``ids``, which ``credential_list_for_user`` found for ``user``, in that order, with their flags.
 
     A page is found in two steps so that the share and team flags, and the joins, are worked out
@@ -83,7 +85,7 @@ def credential_rows_for_user(user: Any, ids: list[uuid.UUID], columns: tuple[str
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
-def credential_get_for_user(user: Any, credential_id: Any) -> Credential:
+def credential_get_for_user(user: Caller, *, credential_id: uuid.UUID | str) -> Credential:
     """One credential ``user`` may see; CredentialNotFound whether it is missing or hidden."""
     if not is_active_user(user):
         raise CredentialNotFound()
@@ -96,7 +98,7 @@ def credential_get_for_user(user: Any, credential_id: Any) -> Credential:
     return credential
 
 
-def credential_get_by_name_for_user(user: Any, *, name: str, environment: str = "production") -> Credential:
+def credential_get_by_name_for_user(user: Caller, *, name: str, environment: str = "production") -> Credential:
     """The active credential called ``name`` in ``environment`` that ``user`` may see."""
     candidates = credential_list_for_user(user, environment=environment).filter(name__iexact=name, is_active=True)
     # Prefer the caller's own credential when a visible team credential shares its name.
@@ -106,7 +108,7 @@ def credential_get_by_name_for_user(user: Any, *, name: str, environment: str = 
     return match[0]
 
 
-def _require_view(user: Any, credential: Credential, what: str) -> None:
+def _require_view(user: Caller, credential: Credential, what: str) -> None:
     allowed = actions_for(user, credential)
     if VIEW not in allowed and SHARE not in allowed:
         raise CredentialPermissionDenied(f"You may not view this credential's {what}.")
@@ -116,13 +118,13 @@ def _require_view(user: Any, credential: Credential, what: str) -> None:
 # up once per request), so that its annotations answer the permission check without a query.
 
 
-def credential_audit_events_for_user(user: Any, credential: Credential) -> QuerySet[AuditEvent]:
+def credential_audit_events_for_user(user: Caller, *, credential: Credential) -> QuerySet[AuditEvent]:
     """A credential's audit trail, newest first, for a caller who may view the credential."""
     _require_view(user, credential, "audit log")
     return AuditEvent.objects.filter(credential_ref=str(credential.pk)).order_by("-id")
 
 
-def credential_usage_for_user(user: Any, credential: Credential) -> dict[str, Any]:
+def credential_usage_for_user(user: Caller, *, credential: Credential) -> dict[str, Any]:
     """When the credential's secret was last handed out and to which services (from the audit trail), and
     what uses it (``plugins``, each with when it last used the credential), from the apps that report it.
     """
@@ -141,7 +143,7 @@ def credential_usage_for_user(user: Any, credential: Credential) -> dict[str, An
     }
 
 
-def credential_shares_for_user(user: Any, credential: Credential) -> list[Share]:
+def credential_shares_for_user(user: Caller, *, credential: Credential) -> list[Share]:
     """Who the credential is shared with, for a caller who may view or share it."""
     _require_view(user, credential, "shares")
     return share_list(credential)

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from audit.models import AuditAction
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_insert
+from config.actors import Actor
 from credentials import types
 from credentials.door import RevealedSecret, credential_reveal
 from credentials.errors import CredentialInUse, CredentialPermissionDenied, InvalidCredential, StaleVersion
@@ -63,16 +67,16 @@ _UPDATABLE = {
 @sensitive_variables("fields", "cleaned")
 def credential_create(
     *,
-    actor: Any,
+    actor: Actor,
     type_slug: str,
     name: str,
-    fields: Mapping[str, Any],
+    fields: Mapping[str, object],
     environment: str = "production",
     description: str = "",
     tags: Sequence[str] = (),
     expires_at: datetime | None = None,
     allowed_hosts: Sequence[str] | None = None,
-    team: Any = None,
+    team: Group | None = None,
     retest_daily: bool = False,
     ip: str | None = None,
 ) -> Credential:
@@ -101,7 +105,7 @@ def credential_create(
             check_destinations(spec, cleaned, hosts, errors)
     # A taken name is left to the unique constraints (below): a pre-check would cost every
     # create a query, for a mistake that is rare and is still reported on the name.
-    if errors or field_errors:
+    if errors or field_errors or cleaned is None:  # no cleaned values without field errors
         raise InvalidCredential(errors, field_errors)
 
     now = timezone.now()
@@ -124,7 +128,9 @@ def credential_create(
     )
     seal_values(credential, spec, cleaned, metadata)
     try:
-        audit_record(
+        # The row and its event commit together, or not at all (a savepoint inside a caller's transaction).
+        audit_record_insert(
+            credential,
             action=AuditAction.CREATED,
             actor=actor,
             credential=credential,
@@ -137,24 +143,12 @@ def credential_create(
                 "secrets_set": credential.secrets_set,
                 "retest_daily": credential.retest_daily,
             },
-            along_with=_insert_statement(credential),
         )
     except IntegrityError as exc:
         if _is_name_conflict(exc):
             raise InvalidCredential({"name": [NAME_TAKEN]}) from None
         raise
-    credential._state.adding = False
-    credential._state.db = connection.alias
     return credential
-
-
-def _insert_statement(credential: Credential) -> tuple[str, list[Any]]:
-    """The row's INSERT, prepared as Model.save() would, for audit_record to send with its event."""
-    fields = Credential._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    values = [f.get_db_prep_save(getattr(credential, f.attname), connection) for f in fields]
-    table = connection.ops.quote_name(Credential._meta.db_table)
-    return f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})", values  # noqa: S608
 
 
 def _is_name_conflict(exc: IntegrityError) -> bool:
@@ -166,11 +160,11 @@ def _keeps_stored(value: Any) -> bool:
     return value is None or value == "" or value == SECRET_PLACEHOLDER
 
 
-@sensitive_variables("changes", "submitted", "stored", "merged", "cleaned")
+@sensitive_variables("changes")
 def credential_update(
     *,
-    actor: Any,
-    credential_id: Any,
+    actor: Actor,
+    credential_id: uuid.UUID | str,
     changes: Mapping[str, Any],
     expected_version: int | None = None,
     ip: str | None = None,
@@ -181,95 +175,32 @@ def credential_update(
     ``base_url``, a port or a TLS mode) requires every stored secret to be entered again, so that
     whoever may change a credential cannot redirect or downgrade it and capture it.
     """
-    unknown = sorted(set(changes) - _UPDATABLE)
-    if unknown:
-        raise InvalidCredential({key: ["This attribute cannot be changed here."] for key in unknown})
-    errors: dict[str, list[str]] = {}
-    check_attributes(changes, errors)
-    if "fields" in changes and not isinstance(changes["fields"], Mapping):
-        errors["fields"] = ["Expected an object mapping field names to values."]
-    if "retest_daily" in changes and not isinstance(changes["retest_daily"], bool):
-        errors["retest_daily"] = ["Enter true or false."]
-
+    errors = _input_errors(changes)
     with transaction.atomic():
         credential = lock_credential_for(actor, credential_id, CHANGE)
         if expected_version is not None and credential.version != expected_version:
             raise StaleVersion(expected=expected_version, current=credential.version)
-        spec = credential.type.spec
+        old_hosts = list(credential.allowed_hosts)
         diff = _apply_attributes(credential, changes, errors)
         if "team" in changes:
-            _apply_team(actor, credential, changes["team"], errors, diff)
-        field_errors: dict[str, list[str]] = {}
-
-        new_hosts = list(credential.allowed_hosts)
-        if "allowed_hosts" in changes:
-            cleaned_hosts = clean_hosts(changes["allowed_hosts"], errors)
-            new_hosts = cleaned_hosts if cleaned_hosts is not None else new_hosts
-        hosts_changed = new_hosts != list(credential.allowed_hosts)
-
-        if ("fields" in changes and "fields" not in errors) or hosts_changed:
-            submitted = changes["fields"] if "fields" in changes and "fields" not in errors else {}
-            unreadable = ""
-            try:
-                sealed = open_values(credential)
-            except DecryptionError as exc:
-                # Nothing stored can be kept: a credential whose key is lost is repaired by
-                # entering every field again, which seals it under the current key.
-                sealed, unreadable = {"fields": {}}, f"{exc} Enter every field again to replace it."
-            stored = sealed["fields"]
-            stored_secrets = sealed_secret_names(sealed, spec)
-            merged, entered = _merge_submitted(spec, stored, submitted, stored_secrets)
-            cleaned, metadata, field_errors = clean_fields(spec, merged)
-            check_secret_lengths(spec, merged, entered, field_errors)
-            if unreadable and cleaned is None:
-                errors["__all__"] = [unreadable]
-            if cleaned is not None:
-                destination_moved = any(stored.get(n) != cleaned.get(n) for n in spec.destination_fields)
-                route_changed = any(stored.get(n) != cleaned.get(n) for n in spec.route_fields)
-                if destination_moved and "allowed_hosts" not in changes:
-                    new_hosts = spec.default_allowed_hosts(cleaned)
-                    hosts_changed = new_hosts != list(credential.allowed_hosts)
-                if route_changed or hosts_changed:
-                    _require_secrets_again(spec, cleaned, entered, field_errors, errors, route_changed)
-                check_destinations(spec, cleaned, new_hosts, errors)
-                field_diff = _field_diff(stored_secrets, stored, cleaned)
-                if field_diff:
-                    diff["fields"] = field_diff
-        if hosts_changed:
-            diff["allowed_hosts"] = {"old": list(credential.allowed_hosts), "new": new_hosts}
-
-        if (
-            not errors
-            and ({"name", "environment", "team"} & set(diff) or diff.get("is_active", {}).get("new"))
-            and credential.is_active
-            and name_taken(
-                name=credential.name,
-                environment=credential.environment,
-                owner=credential.owner,
-                team=credential.team,
-                exclude=credential.pk,
-            )
-        ):
+            moved, team_errors = _move_team(actor, credential, changes["team"])
+            diff.update(moved)
+            _add_errors(errors, team_errors)
+        hosts, host_errors = _requested_hosts(credential, changes)
+        _add_errors(errors, host_errors)
+        sealed = _reseal(credential, changes, hosts, fields_valid="fields" in changes and "fields" not in errors)
+        _add_errors(errors, sealed.errors)
+        if sealed.field_diff:
+            diff["fields"] = sealed.field_diff
+        if sealed.hosts != old_hosts:
+            diff["allowed_hosts"] = {"old": old_hosts, "new": sealed.hosts}
+        if not errors and _takes_a_taken_name(credential, diff):
             errors["name"] = [NAME_TAKEN]
-        if errors or field_errors:
-            raise InvalidCredential(errors, field_errors)
+        if errors or sealed.field_errors:
+            raise InvalidCredential(errors, sealed.field_errors)
         if not diff:
             return credential
-
-        credential.allowed_hosts = new_hosts
-        if "fields" in diff or hosts_changed:
-            seal_values(credential, spec, cleaned, metadata)
-        credential.version += 1
-        credential.updated_by = actor
-        credential.updated_at = timezone.now()
-        try:
-            with transaction.atomic():
-                credential.save()
-        except IntegrityError as exc:
-            # Another request took the name between our check and our save.
-            if _is_name_conflict(exc):
-                raise InvalidCredential({"name": [NAME_TAKEN]}) from None
-            raise
+        _save_change(actor, credential, sealed)
         audit_record(
             action=AuditAction.UPDATED,
             actor=actor,
@@ -281,7 +212,120 @@ def credential_update(
     return credential
 
 
-def _apply_attributes(credential: Credential, changes: Mapping[str, Any], errors: dict) -> dict[str, Any]:
+def _input_errors(changes: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Problems with the change's shape, found before any row is read; an attribute that cannot change is refused."""
+    unknown = sorted(set(changes) - _UPDATABLE)
+    if unknown:
+        raise InvalidCredential({key: ["This attribute cannot be changed here."] for key in unknown})
+    errors: dict[str, list[str]] = {}
+    check_attributes(changes, errors)
+    if "fields" in changes and not isinstance(changes["fields"], Mapping):
+        errors["fields"] = ["Expected an object mapping field names to values."]
+    if "retest_daily" in changes and not isinstance(changes["retest_daily"], bool):
+        errors["retest_daily"] = ["Enter true or false."]
+    return errors
+
+
+def _add_errors(errors: dict[str, list[str]], more: Mapping[str, list[str]]) -> None:
+    for key, messages_ in more.items():
+        errors.setdefault(key, []).extend(messages_)
+
+
+def _requested_hosts(credential: Credential, changes: Mapping[str, Any]) -> tuple[list[str], dict[str, list[str]]]:
+    """The allowed hosts the change asks for (the stored ones when it asks for none, or for bad ones)."""
+    errors: dict[str, list[str]] = {}
+    if "allowed_hosts" not in changes:
+        return list(credential.allowed_hosts), errors
+    cleaned = clean_hosts(changes["allowed_hosts"], errors)
+    return (cleaned if cleaned is not None else list(credential.allowed_hosts)), errors
+
+
+@dataclass
+class _Resealed:
+    """What a change does to the sealed payload: the values to seal (None: keep it), and what it found wrong."""
+
+    hosts: list[str]
+    cleaned: dict[str, Any] | None = None
+    metadata: dict[str, Any] = dataclass_field(default_factory=dict)
+    field_diff: dict[str, Any] = dataclass_field(default_factory=dict)
+    errors: dict[str, list[str]] = dataclass_field(default_factory=dict)
+    field_errors: dict[str, list[str]] = dataclass_field(default_factory=dict)
+
+
+@sensitive_variables("changes", "submitted", "stored", "merged", "sealed")
+def _reseal(credential: Credential, changes: Mapping[str, Any], hosts: list[str], *, fields_valid: bool) -> _Resealed:
+    """The payload after the change: fields merged over the stored ones, checked, and where they may go."""
+    result = _Resealed(hosts=hosts)
+    hosts_changed = hosts != list(credential.allowed_hosts)
+    if not (fields_valid or hosts_changed):
+        return result
+    spec = credential.type.spec
+    submitted = changes["fields"] if fields_valid else {}
+    unreadable = ""
+    try:
+        sealed = open_values(credential)
+    except DecryptionError as exc:
+        # Nothing stored can be kept: a credential whose key is lost is repaired by
+        # entering every field again, which seals it under the current key.
+        sealed, unreadable = {"fields": {}}, f"{exc} Enter every field again to replace it."
+    stored = sealed["fields"]
+    stored_secrets = sealed_secret_names(sealed, spec)
+    merged, entered = _merge_submitted(spec, stored, submitted, stored_secrets)
+    cleaned, result.metadata, result.field_errors = clean_fields(spec, merged)
+    check_secret_lengths(spec, merged, entered, result.field_errors)
+    if cleaned is None:
+        if unreadable:
+            result.errors["__all__"] = [unreadable]
+        return result
+    result.cleaned = cleaned
+    destination_moved = any(stored.get(n) != cleaned.get(n) for n in spec.destination_fields)
+    route_changed = any(stored.get(n) != cleaned.get(n) for n in spec.route_fields)
+    if destination_moved and "allowed_hosts" not in changes:
+        result.hosts = spec.default_allowed_hosts(cleaned)
+        hosts_changed = result.hosts != list(credential.allowed_hosts)
+    if route_changed or hosts_changed:
+        _require_secrets_again(spec, cleaned, entered, result.field_errors, result.errors, route_changed)
+    check_destinations(spec, cleaned, result.hosts, result.errors)
+    result.field_diff = _field_diff(stored_secrets, stored, cleaned)
+    return result
+
+
+def _takes_a_taken_name(credential: Credential, diff: Mapping[str, Any]) -> bool:
+    """Whether the change gives an active credential the name of another in the same place."""
+    renamed = {"name", "environment", "team"} & set(diff) or diff.get("is_active", {}).get("new")
+    return bool(
+        renamed
+        and credential.is_active
+        and name_taken(
+            name=credential.name,
+            environment=credential.environment,
+            owner=credential.owner,
+            team=credential.team,
+            exclude=credential.pk,
+        )
+    )
+
+
+def _save_change(actor: Actor, credential: Credential, sealed: _Resealed) -> None:
+    """Seal what changed, count the version, and save; a name taken meanwhile is refused as bad input."""
+    reseal = sealed.cleaned is not None and (bool(sealed.field_diff) or sealed.hosts != list(credential.allowed_hosts))
+    credential.allowed_hosts = sealed.hosts  # before sealing: the hosts are sealed with the secret
+    if reseal and sealed.cleaned is not None:  # the second is implied: for the type
+        seal_values(credential, credential.type.spec, sealed.cleaned, sealed.metadata)
+    credential.version += 1
+    credential.updated_by = actor
+    credential.updated_at = timezone.now()
+    try:
+        with transaction.atomic():
+            credential.save()
+    except IntegrityError as exc:
+        # Another request took the name between our check and our save.
+        if _is_name_conflict(exc):
+            raise InvalidCredential({"name": [NAME_TAKEN]}) from None
+        raise
+
+
+def _apply_attributes(credential: Credential, changes: Mapping[str, Any], errors: Mapping[str, Any]) -> dict[str, Any]:
     """Set the valid clear attributes that differ; return their old and new values."""
     diff: dict[str, Any] = {}
     for attribute in ("name", "environment", "description", "tags", "expires_at", "is_active", "retest_daily"):
@@ -296,16 +340,19 @@ def _apply_attributes(credential: Credential, changes: Mapping[str, Any], errors
     return diff
 
 
-def _apply_team(actor: Any, credential: Credential, team: Any, errors: dict, diff: dict[str, Any]) -> None:
+def _move_team(actor: Actor, credential: Credential, team: Group | None) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Move the credential to another team (or none): that changes who may use it, so it needs *share*."""
+    errors: dict[str, list[str]] = {}
     if team == credential.team:
-        return
+        return {}, errors
     if not user_can(actor, SHARE, credential):
         raise CredentialPermissionDenied("Only the owner or an administrator may move a credential to another team.")
     check_team(actor, team, errors)
-    if "team" not in errors:
-        diff["team"] = {"old": getattr(credential.team, "name", None), "new": getattr(team, "name", None)}
-        credential.team = team
+    if errors:
+        return {}, errors
+    moved = {"team": {"old": getattr(credential.team, "name", None), "new": getattr(team, "name", None)}}
+    credential.team = team
+    return moved, errors
 
 
 @sensitive_variables("stored", "submitted", "merged")
@@ -362,7 +409,7 @@ def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def credential_deactivate(*, actor: Any, credential_id: Any, ip: str | None = None) -> Credential:
+def credential_deactivate(*, actor: Actor, credential_id: uuid.UUID | str, ip: str | None = None) -> Credential:
     """Switch a credential off: the one door refuses it from then on. Its history stays."""
     with transaction.atomic():
         credential = lock_credential_for(actor, credential_id, CHANGE)
@@ -377,7 +424,7 @@ def credential_deactivate(*, actor: Any, credential_id: Any, ip: str | None = No
     return credential
 
 
-def credential_delete(*, actor: Any, credential_id: Any, ip: str | None = None) -> None:
+def credential_delete(*, actor: Actor, credential_id: uuid.UUID | str, ip: str | None = None) -> None:
     """Audit first, overwrite the ciphertext, then remove the row; the audit trail keeps its name.
 
     A credential something still uses (a plugin's foreign key protects it) is not deleted:
@@ -393,7 +440,7 @@ def credential_delete(*, actor: Any, credential_id: Any, ip: str | None = None) 
         raise CredentialInUse(users) from None
 
 
-def _delete(*, actor: Any, credential_id: Any, ip: str | None) -> None:
+def _delete(*, actor: Actor, credential_id: uuid.UUID | str, ip: str | None) -> None:
     with transaction.atomic():
         credential = lock_credential_for(actor, credential_id, DELETE)
         audit_record(

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import QuerySet
 from guardian.shortcuts import assign_perm, remove_perm
 
 from audit.models import AuditAction
 from audit.services import audit_record
+from config.actors import Actor
 from credentials.errors import InvalidCredential
 from credentials.locking import lock_credential_for
 from credentials.models import Credential, CredentialGroupPermission, CredentialUserPermission
@@ -54,7 +57,7 @@ def share_list(credential: Credential) -> list[Share]:
     return sorted(shares, key=lambda share: (share.kind != "user", share.name.lower()))
 
 
-def _check_grantee(credential: Credential, user: Any, group: Group | None) -> dict[str, list[str]]:
+def _check_grantee(credential: Credential, user: Actor | None, group: Group | None) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if (user is None) == (group is None):
         errors["__all__"] = ["Share with exactly one user or one group."]
@@ -65,7 +68,7 @@ def _check_grantee(credential: Credential, user: Any, group: Group | None) -> di
     return errors
 
 
-def _check_permissions(permissions: Any, errors: dict[str, list[str]], *, required: bool) -> list[str]:
+def _check_permissions(permissions: object, errors: dict[str, list[str]], *, required: bool) -> list[str]:
     if permissions is None and not required:
         return list(SHAREABLE)
     if not isinstance(permissions, list | tuple) or (required and not permissions):
@@ -80,26 +83,28 @@ def _check_permissions(permissions: Any, errors: dict[str, list[str]], *, requir
     return [p for p in permissions if p in SHAREABLE]
 
 
-def _current(credential: Credential, user: Any, group: Group | None) -> set[str]:
-    if user is not None:
-        rows = CredentialUserPermission.objects.filter(content_object=credential, user=user)
+def _current(credential: Credential, grantee: Actor | Group) -> set[str]:
+    rows: QuerySet[CredentialGroupPermission] | QuerySet[CredentialUserPermission]
+    if isinstance(grantee, Group):
+        rows = CredentialGroupPermission.objects.filter(content_object=credential, group=grantee)
     else:
-        rows = CredentialGroupPermission.objects.filter(content_object=credential, group=group)
-    return {CODE_TO_ACTION[c] for c in rows.values_list("permission__codename", flat=True) if c in CODE_TO_ACTION}
+        rows = CredentialUserPermission.objects.filter(content_object=credential, user=grantee)
+    codenames: Iterable[str] = rows.values_list("permission__codename", flat=True)
+    return {CODE_TO_ACTION[c] for c in codenames if c in CODE_TO_ACTION}
 
 
-def _grantee_details(user: Any, group: Group | None) -> dict[str, Any]:
-    if user is not None:
-        return {"user": user.get_username(), "user_id": user.pk}
-    return {"group": group.name, "group_id": group.pk}
+def _grantee_details(grantee: Actor | Group) -> dict[str, Any]:
+    if isinstance(grantee, Group):
+        return {"group": grantee.name, "group_id": grantee.pk}
+    return {"user": grantee.get_username(), "user_id": grantee.pk}
 
 
 def credential_share(
     *,
-    actor: Any,
-    credential_id: Any,
+    actor: Actor,
+    credential_id: uuid.UUID | str,
     permissions: Sequence[str],
-    user: Any = None,
+    user: Actor | None = None,
     group: Group | None = None,
     ip: str | None = None,
 ) -> Share:
@@ -111,9 +116,9 @@ def credential_share(
 
 def credential_unshare(
     *,
-    actor: Any,
-    credential_id: Any,
-    user: Any = None,
+    actor: Actor,
+    credential_id: uuid.UUID | str,
+    user: Actor | None = None,
     group: Group | None = None,
     permissions: Sequence[str] | None = None,
     ip: str | None = None,
@@ -126,10 +131,10 @@ def credential_unshare(
 
 def _change_grants(
     *,
-    actor: Any,
-    credential_id: Any,
+    actor: Actor,
+    credential_id: uuid.UUID | str,
     permissions: Sequence[str] | None,
-    user: Any,
+    user: Actor | None,
     group: Group | None,
     ip: str | None,
     grant: bool,
@@ -139,10 +144,10 @@ def _change_grants(
         credential = lock_credential_for(actor, credential_id, SHARE)
         errors = _check_grantee(credential, user, group)
         asked = set(_check_permissions(permissions, errors, required=grant))
-        if errors:
-            raise InvalidCredential(errors)
         grantee = user if user is not None else group
-        current = _current(credential, user, group)
+        if errors or grantee is None:  # no grantee is among the errors
+            raise InvalidCredential(errors)
+        current = _current(credential, grantee)
         changed = _ordered(asked - current if grant else asked & current)
         change_permission = assign_perm if grant else remove_perm
         for action in changed:
@@ -155,7 +160,7 @@ def _change_grants(
                 credential=credential,
                 ip=ip,
                 details={
-                    **_grantee_details(user, group),
+                    **_grantee_details(grantee),
                     ("granted" if grant else "revoked"): list(changed),
                     "now": list(now),
                 },

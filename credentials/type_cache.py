@@ -41,6 +41,14 @@ def type_by_pk(pk: int) -> CredentialType | None:
     return _cached(("pk", pk))
 
 
+def type_of_credential(type_id: int) -> CredentialType:
+    """The type a credential's ``type_id`` names: its foreign key protects the row, so it is there."""
+    row = type_by_pk(type_id)
+    if row is None:
+        raise CredentialType.DoesNotExist(f"No credential type has the id {type_id}.")
+    return row
+
+
 def clear_type_cache(**kwargs: Any) -> None:
     with _lock:
         _rows.clear()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from config.actors import Caller
 from credentials.models import Credential
 
 # A source answers, for one credential and the user asking, a list of plain dicts describing what
 # uses it (each may say whether that user may open it).
-UsageSource = Callable[[Credential, Any], list[dict[str, Any]]]
+UsageSource = Callable[[Credential, Caller], list[dict[str, Any]]]
 
 _sources: dict[str, UsageSource] = {}
 
@@ -19,6 +20,6 @@ def register_usage_source(name: str, source: UsageSource) -> None:
     _sources[name] = source
 
 
-def usage_of(credential: Credential, viewer: Any) -> dict[str, list[dict[str, Any]]]:
+def usage_of(credential: Credential, viewer: Caller) -> dict[str, list[dict[str, Any]]]:
     """Every registered source's answer for ``credential`` as ``viewer`` asks, by source name."""
     return {name: source(credential, viewer) for name, source in _sources.items()}

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from config.actors import Actor
 from credentials import types
 from credentials.errors import InvalidCredential
 from credentials.models import Credential, CredentialType
@@ -138,7 +141,7 @@ def check_secret_lengths(
         ]
 
 
-def check_team(actor: Any, team: Any, errors: dict[str, list[str]]) -> None:
+def check_team(actor: Actor, team: Group | None, errors: dict[str, list[str]]) -> None:
     """A credential may go to a team its creator belongs to or manages (any team, for a superuser)."""
     from credentials.permissions import user_in_team, user_manages_team
 
@@ -148,7 +151,9 @@ def check_team(actor: Any, team: Any, errors: dict[str, list[str]]) -> None:
         errors["team"] = ["You can only give a credential to a team you belong to."]
 
 
-def name_taken(*, name: str, environment: str, owner: Any, team: Any, exclude: Any = None) -> bool:
+def name_taken(
+    *, name: str, environment: str, owner: Actor, team: Group | None, exclude: uuid.UUID | None = None
+) -> bool:
     queryset = Credential.objects.annotate(lower_name=Lower("name")).filter(
         lower_name=name.lower(), environment=environment, is_active=True
     )

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 
+from config.actors import signed_in
 from config.addresses import client_ip
-from credentials.errors import QueueUnavailable
+from config.admin_actor import ActorAdminMixin, ActorForm
+from config.errors import QueueUnavailable
 from credentials.models import Credential
 from plugins.errors import InvalidPlugin, PluginNotFound
 from plugins.forms import NO_CREDENTIAL_LABEL, credential_label
@@ -30,15 +32,12 @@ CREDENTIAL_HELP = (
 )
 
 
-class PluginAdminForm(forms.ModelForm):
+class PluginAdminForm(ActorForm, forms.ModelForm):
     """The plugin's form as ModelAdmin drives it.
 
     ModelAdmin saves as soon as ``is_valid()`` is true, and an exception there is a 500; so the
     service is called while validating, and its refusals become errors on the form's fields.
     """
-
-    actor: Any = None  # set per request by PluginAdmin.get_form
-    ip: str | None = None
 
     class Meta:
         model = Plugin
@@ -47,7 +46,7 @@ class PluginAdminForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         if "credential" in self.fields:
-            self._offer_credentials(self.fields["credential"])
+            self._offer_credentials(cast(forms.ModelChoiceField, self.fields["credential"]))
 
     def _offer_credentials(self, field: forms.ModelChoiceField) -> None:
         ids = [credential.pk for credential in clone_credentials_for_user(self.actor)]
@@ -55,12 +54,12 @@ class PluginAdminForm(forms.ModelForm):
             ids.append(self.instance.credential_id)  # kept, so a change of name or ref needs no move
         field.queryset = Credential.objects.filter(pk__in=ids).select_related("type").defer("ciphertext")
         field.queryset = field.queryset.order_by("name", "environment")
-        field.label_from_instance = credential_label
+        field.label_from_instance = credential_label  # type: ignore[method-assign, assignment]  # this field's labels
         field.empty_label = NO_CREDENTIAL_LABEL
         field.help_text = CREDENTIAL_HELP
 
     def _post_clean(self) -> None:
-        if self._errors:
+        if self.errors:  # full_clean has filled them by now: no second clean
             return
         try:
             self.instance = self._register() if self.instance._state.adding else self._update()
@@ -97,7 +96,7 @@ class PluginAdminForm(forms.ModelForm):
 
 
 @admin.register(Plugin)
-class PluginAdmin(admin.ModelAdmin):
+class PluginAdmin(ActorAdminMixin, admin.ModelAdmin):
     form = PluginAdminForm
     list_display = (
         "name", "repo_url", "ref", "credential", "owner", "status", "short_commit", "last_synced_at",
@@ -112,11 +111,8 @@ class PluginAdmin(admin.ModelAdmin):
         ordering = self.get_ordering(request)
         return queryset.order_by(*ordering) if ordering else queryset
 
-    def get_form(self, request: HttpRequest, obj: Plugin | None = None, change: bool = False, **kwargs: Any):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        return type(form.__name__, (form,), {"actor": request.user, "ip": client_ip(request)})
-
-    def get_fieldsets(self, request: HttpRequest, obj: Plugin | None = None) -> list[tuple[str | None, dict]]:
+    # The stubs' fieldset type is a private TypedDict; these plain dicts are what Django reads.
+    def get_fieldsets(self, request: HttpRequest, obj: Plugin | None = None) -> list[tuple[str | None, dict]]:  # type: ignore[override]
         if obj is None:
             return [(None, {"fields": ADD_FIELDS})]
         return [(None, {"fields": (*ADD_FIELDS, "owner")}), ("State", {"fields": SYSTEM_FIELDS})]
@@ -149,7 +145,7 @@ class PluginAdmin(admin.ModelAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Plugin) -> None:
         try:
-            plugin_delete(actor=request.user, plugin_id=obj.pk, ip=client_ip(request))
+            plugin_delete(actor=signed_in(request.user), plugin_id=obj.pk, ip=client_ip(request))
         except PluginNotFound:
             raise Http404("Plugin not found.") from None
 
@@ -162,7 +158,7 @@ class PluginAdmin(admin.ModelAdmin):
         queued = 0
         for plugin in queryset:
             try:
-                plugin_sync_request(actor=request.user, plugin_id=plugin.pk, ip=client_ip(request))
+                plugin_sync_request(actor=signed_in(request.user), plugin_id=plugin.pk, ip=client_ip(request))
             except PluginNotFound:
                 continue  # deleted meanwhile
             except QueueUnavailable as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -82,11 +82,11 @@ class CredentialChoiceForm(forms.Form):
         are hidden and disabled, as the page's script does while the URL is typed, so that correcting
         the URL there brings them back.
         """
-        field = self.fields["credential"]
+        field = cast(forms.ChoiceField, self.fields["credential"])
         choices = [("", CHOOSE_LABEL), (NO_CREDENTIAL, NO_CREDENTIAL_LABEL)]
         choices += [(str(credential.pk), credential_label(credential)) for credential in credentials]
         field.choices = choices
-        attrs = {
+        attrs: dict[str, dict[str, str | bool]] = {
             str(credential.pk): {
                 "data-transport": git_transport_of(credential),
                 "data-hosts": " ".join(credential.allowed_hosts),
@@ -102,9 +102,10 @@ class CredentialChoiceForm(forms.Form):
 
     def offered_values(self) -> set[str]:
         """The choices a person can pick: the picker's options, less those withdrawn for the URL."""
-        field = self.fields["credential"]
+        field = cast(forms.ChoiceField, self.fields["credential"])
         withdrawn = {value for value, attrs in field.widget.option_attrs.items() if attrs.get("disabled")}
-        return {str(value) for value, _ in field.choices if value} - withdrawn
+        # A list of pairs, set above; the stubs type ``choices`` as everything it may be set to.
+        return {str(value) for value, _ in field.choices if value} - withdrawn  # type: ignore[misc, union-attr]
 
     def chosen_credential_id(self) -> str | None:
         value = self.cleaned_data["credential"]

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from config.actors import Caller
 from credentials.models import Credential
 from credentials.permissions import USE, actions_for, is_active_user
 from credentials.selectors import credential_list_for_user
@@ -15,19 +16,19 @@ from plugins.errors import PluginNotFound
 from plugins.models import Plugin
 
 
-def sees_all_plugins(user: Any) -> bool:
+def sees_all_plugins(user: Caller) -> bool:
     """Superusers see and manage every plugin; everyone else, their own."""
     return is_active_user(user) and user.is_superuser
 
 
-def plugin_list_for_user(user: Any) -> QuerySet[Plugin]:
+def plugin_list_for_user(user: Caller) -> QuerySet[Plugin]:
     if not is_active_user(user):
         return Plugin.objects.none()
     plugins = Plugin.objects.select_related("credential", "owner")
     return plugins if sees_all_plugins(user) else plugins.filter(owner=user)
 
 
-def plugin_get_for_user(user: Any, plugin_id: Any) -> Plugin:
+def plugin_get_for_user(user: Caller, *, plugin_id: uuid.UUID | str) -> Plugin:
     """One plugin ``user`` may see; PluginNotFound whether it is missing or someone else's."""
     try:
         return plugin_list_for_user(user).get(pk=uuid.UUID(str(plugin_id)))
@@ -41,7 +42,7 @@ def git_transport_of(credential: Credential) -> str:
     return type_row.spec.git_transport if type_row is not None else ""
 
 
-def clone_credentials_for_user(user: Any) -> list[Credential]:
+def clone_credentials_for_user(user: Caller) -> list[Credential]:
     """The credentials ``user`` may use that could clone a repository (active, unexpired, git-capable).
 
     One query: the selector's rows carry the flags ``actions_for`` reads, and types are cached.
@@ -54,10 +55,11 @@ def clone_credentials_for_user(user: Any) -> list[Credential]:
     ]
 
 
-def plugins_using(credential: Credential, viewer: Any) -> list[dict[str, Any]]:
+def plugins_using(credential: Credential, viewer: Caller) -> list[dict[str, Any]]:
     """The plugins cloning with ``credential``, when each last used it, and whether ``viewer`` may open it.
 
-    A credential usage source (credentials.usage): what a deletion or a rotation would break.
+    A credential usage source (credentials.usage), which calls it with both arguments by position:
+    what a deletion or a rotation would break.
     """
     rows = Plugin.objects.filter(credential=credential).select_related("owner").order_by("name")
     everything = sees_all_plugins(viewer)

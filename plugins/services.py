@@ -6,6 +6,7 @@ import functools
 import logging
 import shutil
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -13,7 +14,8 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
-from credentials.errors import QueueUnavailable
+from config.actors import Actor
+from config.errors import QueueUnavailable
 from credentials.models import Credential
 from plugins.errors import InvalidPlugin, PluginNotFound
 from plugins.models import AUDIT_SERVICE, Plugin, PluginStatus
@@ -29,13 +31,13 @@ _UNSET: Any = object()
 
 def plugin_register(
     *,
-    actor: Any,
-    name: Any,
-    repo_url: Any,
-    ref: Any = "",
-    credential_id: Any = None,
-    credential_name: Any = None,
-    environment: Any = None,
+    actor: Actor,
+    name: str,
+    repo_url: str,
+    ref: str = "",
+    credential_id: uuid.UUID | str | None = None,
+    credential_name: str | None = None,
+    environment: str | None = None,
     ip: str | None = None,
 ) -> Plugin:
     """Check everything, store the plugin as pending, and queue its clone once that is committed.
@@ -43,6 +45,8 @@ def plugin_register(
     The actor needs *use* on the credential; its type must fit the URL and the URL's host be among
     its allowed hosts. On any error nothing is written; if the queue is down, QueueUnavailable.
     """
+    from plugins.syncing import SYNC_RUNS
+
     errors: dict[str, list[str]] = {}
     name = check_name(name, errors)
     location = check_location(repo_url, errors)
@@ -53,26 +57,18 @@ def plugin_register(
     check_fit(credential, location, errors)
     if "name" not in errors and Plugin.objects.filter(owner=actor, name__iexact=name).exists():
         errors["name"] = [NAME_TAKEN]
-    if errors:
+    if errors or location is None:  # no location without an error on the URL
         raise InvalidPlugin(errors)
     now = timezone.now()
     plugin = Plugin(
-        name=name,
-        repo_url=location.url,
-        ref=ref,
-        credential=credential,
-        owner=actor,
-        status=PluginStatus.PENDING,
-        run=uuid.uuid4(),
-        started_at=now,
-        created_at=now,
-        updated_at=now,
+        name=name, repo_url=location.url, ref=ref, credential=credential, owner=actor, created_at=now, updated_at=now
     )
+    run, _ = SYNC_RUNS.start(plugin, PluginStatus.PENDING, save=False)
     try:
         with transaction.atomic():
             plugin.save(force_insert=True)
             _audit_link(AuditAction.PLUGIN_LINKED, plugin, credential, actor=actor, ip=ip)
-            transaction.on_commit(functools.partial(_queue_registration, plugin, actor, ip))
+            _queue_sync(plugin, run, actor, ip, undo=functools.partial(_undo_registration, plugin, run, actor, ip))
     except IntegrityError:
         raise InvalidPlugin({"name": [NAME_TAKEN]}) from None
     plugin.refresh_from_db()  # in-process (eager) tasks have already cloned it
@@ -81,13 +77,13 @@ def plugin_register(
 
 def plugin_update(
     *,
-    actor: Any,
-    plugin_id: Any,
-    name: Any = _UNSET,
-    ref: Any = _UNSET,
-    credential_id: Any = _UNSET,
-    credential_name: Any = None,
-    environment: Any = None,
+    actor: Actor,
+    plugin_id: uuid.UUID | str,
+    name: str = _UNSET,
+    ref: str = _UNSET,
+    credential_id: uuid.UUID | str | None = _UNSET,
+    credential_name: str | None = None,
+    environment: str | None = None,
     ip: str | None = None,
 ) -> Plugin:
     """Rename, change the ref, or move to another credential (or none); the next sync uses the change."""
@@ -122,25 +118,23 @@ def plugin_update(
     return plugin
 
 
-def plugin_sync_request(*, actor: Any, plugin_id: Any, ip: str | None = None) -> Plugin:
+def plugin_sync_request(*, actor: Actor, plugin_id: uuid.UUID | str, ip: str | None = None) -> Plugin:
     """Queue a fetch and checkout of the plugin's ref; a sync already under way is not started again."""
-    from plugins.syncing import is_running
+    from plugins.syncing import SYNC_RUNS
 
     with transaction.atomic():
         plugin = _lock(actor, plugin_id)
-        if is_running(plugin, timezone.now()):
+        if SYNC_RUNS.is_running(plugin, timezone.now()):
             return plugin
-        previous = {"status": plugin.status, "run": plugin.run, "started_at": plugin.started_at}
-        plugin.status = PluginStatus.PENDING
-        plugin.run = uuid.uuid4()
-        plugin.started_at = timezone.now()
-        plugin.save(update_fields=["status", "run", "started_at"])
-        transaction.on_commit(functools.partial(_queue_sync, plugin, actor, ip, previous))
+        run, previous = SYNC_RUNS.start(plugin, PluginStatus.PENDING)
+        # Refused by the queue: the plugin is as it was, its earlier run (if any) still its own.
+        undo = functools.partial(_undo_sync, plugin.pk, run, previous)
+        _queue_sync(plugin, run, actor, ip, undo=undo)
     plugin.refresh_from_db()
     return plugin
 
 
-def plugin_delete(*, actor: Any, plugin_id: Any, ip: str | None = None) -> None:
+def plugin_delete(*, actor: Actor, plugin_id: uuid.UUID | str, ip: str | None = None) -> None:
     """Remove the plugin and, once that is committed, its checkout; a sync under way finds it gone."""
     with transaction.atomic():
         plugin = _lock(actor, plugin_id)
@@ -157,7 +151,7 @@ def remove_checkout(plugin_id: uuid.UUID) -> None:
 # --- Helpers -----------------------------------------------------------------------------------
 
 
-def _lock(actor: Any, plugin_id: Any) -> Plugin:
+def _lock(actor: Actor, plugin_id: uuid.UUID | str) -> Plugin:
     try:
         return (
             plugin_list_for_user(actor)
@@ -170,7 +164,7 @@ def _lock(actor: Any, plugin_id: Any) -> Plugin:
 
 
 def _audit_link(
-    action: str, plugin: Plugin, credential: Credential | None, *, actor: Any, ip: str | None, reason: str = ""
+    action: str, plugin: Plugin, credential: Credential | None, *, actor: Actor, ip: str | None, reason: str = ""
 ) -> None:
     """On the credential's trail: which plugin now clones with it, or no longer does."""
     if credential is None:
@@ -181,36 +175,34 @@ def _audit_link(
     audit_record(action=action, actor=actor, credential=credential, ip=ip, service=AUDIT_SERVICE, details=details)
 
 
-def _publish(plugin: Plugin, actor: Any, ip: str | None) -> None:
-    from kombu.exceptions import OperationalError
-
+def _queue_sync(plugin: Plugin, run: uuid.UUID, actor: Actor, ip: str | None, *, undo: Callable[[], object]) -> None:
+    """Queue ``run`` of the plugin once the transaction commits; if the queue refuses it, ``undo``, then
+    QueueUnavailable."""
+    from plugins.syncing import SYNC_RUNS
     from plugins.tasks import plugin_sync_task
 
-    try:
-        # Ids only: broker messages are readable by whoever reads the broker.
-        plugin_sync_task.apply_async(args=[str(plugin.pk), str(plugin.run), actor.pk, ip])
-    except (OperationalError, OSError) as exc:
-        # The broker's URL may hold its password: log the kind of failure, not the message.
-        logger.warning("Could not queue the sync of plugin %s: %s", plugin.pk, type(exc).__name__)
-        raise QueueUnavailable() from None
+    SYNC_RUNS.queue_on_commit(
+        plugin_sync_task,
+        (str(plugin.pk), str(run), actor.pk, ip),
+        what=f"the sync of plugin {plugin.pk}",
+        unavailable=QueueUnavailable,
+        undo=undo,
+        logger=logger,
+    )
 
 
-def _queue_registration(plugin: Plugin, actor: Any, ip: str | None) -> None:
-    try:
-        _publish(plugin, actor, ip)
-    except QueueUnavailable:
-        # Nothing half-written: the registration is undone, and its trail says why.
-        with transaction.atomic():
-            deleted, _ = Plugin.objects.filter(pk=plugin.pk, run=plugin.run).delete()
-            if deleted:
-                reason = "the task queue was unavailable"
-                _audit_link(AuditAction.PLUGIN_UNLINKED, plugin, plugin.credential, actor=actor, ip=ip, reason=reason)
-        raise
+def _undo_registration(plugin: Plugin, run: uuid.UUID, actor: Actor, ip: str | None) -> None:
+    from plugins.syncing import SYNC_RUNS
+
+    # Nothing half-written: the registration is undone, and its trail says why.
+    with transaction.atomic():
+        deleted, _ = SYNC_RUNS.of_run(plugin.pk, run).delete()
+        if deleted:
+            reason = "the task queue was unavailable"
+            _audit_link(AuditAction.PLUGIN_UNLINKED, plugin, plugin.credential, actor=actor, ip=ip, reason=reason)
 
 
-def _queue_sync(plugin: Plugin, actor: Any, ip: str | None, previous: dict[str, Any]) -> None:
-    try:
-        _publish(plugin, actor, ip)
-    except QueueUnavailable:
-        Plugin.objects.filter(pk=plugin.pk, run=plugin.run).update(**previous)
-        raise
+def _undo_sync(plugin_id: uuid.UUID, run: uuid.UUID, previous: dict[str, Any]) -> None:
+    from plugins.syncing import SYNC_RUNS
+
+    SYNC_RUNS.of_run(plugin_id, run).update(**previous)

@@ -24,12 +24,12 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from credentials.door import credential_reveal
-from credentials.errors import CredentialNotFound, CredentialPermissionDenied, CredentialUnavailable, DestinationRefused
-from credentials.keys.ring import DecryptionError
+from config.actors import Actor
+from config.background_runs import BackgroundRuns
+from credentials.door import RevealedSecret, credential_reveal
+from credentials.errors import CredentialNotFound, DestinationRefused, RevealRefused
 from credentials.redaction import Redactor
 from plugins.git import command as git
 from plugins.models import AUDIT_SERVICE, Plugin, PluginStatus
@@ -37,17 +37,16 @@ from plugins.paths import checkout_path, work_root
 
 logger = logging.getLogger(__name__)
 
-# How long past the git timeout a run may stay busy before the sweep calls it failed.
-SWEEP_GRACE = timedelta(seconds=60)
 BUSY = (PluginStatus.PENDING, PluginStatus.CLONING)
-
-
-def stuck_after() -> timedelta:
-    return timedelta(seconds=settings.PLUGINS_GIT_TIMEOUT) + SWEEP_GRACE
-
-
-def is_running(plugin: Plugin, now: Any) -> bool:
-    return plugin.status in BUSY and plugin.started_at is not None and plugin.started_at > now - stuck_after()
+SYNC_RUNS = BackgroundRuns(
+    model=Plugin,
+    status_field="status",
+    run_field="run",
+    started_field="started_at",
+    busy=BUSY,
+    time_limit_setting="PLUGINS_GIT_TIMEOUT",  # git's timeout; the task's own limits are longer (plugins/tasks.py)
+    grace=timedelta(seconds=60),
+)
 
 
 class SyncFailed(Exception):
@@ -60,7 +59,7 @@ def plugin_sync_run(*, plugin_id: Any, run: Any, actor_id: Any, ip: str | None =
     Returns the status recorded, or None when the run is over, was replaced, or the plugin is gone.
     """
     run = uuid.UUID(str(run))
-    started = Plugin.objects.filter(pk=plugin_id, run=run, status__in=BUSY).update(status=PluginStatus.CLONING)
+    started = SYNC_RUNS.current(plugin_id, run).update(status=PluginStatus.CLONING)
     if not started:
         return None
     plugin = Plugin.objects.filter(pk=plugin_id).first()
@@ -75,7 +74,7 @@ def plugin_sync_run(*, plugin_id: Any, run: Any, actor_id: Any, ip: str | None =
             secret = None
             location = _location(plugin)
             if plugin.credential_id is not None:
-                secret = _reveal(plugin, actor, ip)
+                secret = _reveal(plugin, plugin.credential_id, actor, ip)
                 used_at = timezone.now()
             commit, fresh = _checkout(plugin, location, secret, redactor, work_dir)
         except SyncFailed as exc:
@@ -92,19 +91,21 @@ def _location(plugin: Plugin) -> git.RepoLocation:
         raise SyncFailed(str(exc)) from None
 
 
-def _reveal(plugin: Plugin, actor: Any, ip: str | None) -> Any:
+def _reveal(plugin: Plugin, credential_id: uuid.UUID, actor: Actor | None, ip: str | None) -> RevealedSecret:
     try:
         return credential_reveal(
-            actor=actor, credential_id=plugin.credential_id, service=AUDIT_SERVICE, ip=ip, details=plugin.audit_details
+            actor=actor, credential_id=credential_id, service=AUDIT_SERVICE, ip=ip, details=plugin.audit_details
         )
-    except CredentialNotFound:
-        raise SyncFailed("Whoever asked for this sync may no longer use the plugin's credential.") from None
-    except (CredentialPermissionDenied, CredentialUnavailable, DecryptionError) as exc:
+    except RevealRefused as exc:
+        # The plugin holds the credential (deleting it is refused while it does): "not found" from the
+        # door means whoever asked may no longer see it.
+        if isinstance(exc, CredentialNotFound):
+            raise SyncFailed("Whoever asked for this sync may no longer use the plugin's credential.") from None
         raise SyncFailed(str(exc)) from None
 
 
 def _checkout(
-    plugin: Plugin, location: git.RepoLocation, secret: Any, redactor: Redactor, work_dir: Path
+    plugin: Plugin, location: git.RepoLocation, secret: RevealedSecret | None, redactor: Redactor, work_dir: Path
 ) -> tuple[str, Path | None]:
     """The commit checked out, and the fresh clone to move into place (None when an existing checkout moved)."""
     timeout = settings.PLUGINS_GIT_TIMEOUT
@@ -141,7 +142,7 @@ def _checkout(
 
 def _finish_installed(plugin: Plugin, run: uuid.UUID, commit: str, fresh: Path | None, used_at: Any) -> str | None:
     with transaction.atomic():
-        current = Plugin.objects.select_for_update().filter(pk=plugin.pk, run=run).first()
+        current = SYNC_RUNS.of_run(plugin.pk, run).select_for_update().first()
         if current is None:
             return None  # deleted or superseded meanwhile: the work directory goes, nothing is kept
         final = checkout_path(plugin.pk)
@@ -161,7 +162,7 @@ def _finish_installed(plugin: Plugin, run: uuid.UUID, commit: str, fresh: Path |
 
 def _finish_failed(plugin: Plugin, run: uuid.UUID, message: str, used_at: Any) -> str | None:
     now = timezone.now()
-    updated = Plugin.objects.filter(pk=plugin.pk, run=run).update(
+    updated = SYNC_RUNS.of_run(plugin.pk, run).update(
         status=PluginStatus.FAILED, last_error=message, run=None, started_at=None, updated_at=now,
         **({"credential_used_at": used_at} if used_at else {}),
     )  # fmt: skip
@@ -251,7 +252,7 @@ def plugin_work_sweep() -> int:
             continue
         plugin_id, run, _ = job
         message = "The worker running this sync stopped before it finished; nothing was kept. Sync again."
-        Plugin.objects.filter(pk=plugin_id, run=run, status__in=BUSY).update(
+        SYNC_RUNS.current(plugin_id, run).update(
             status=PluginStatus.FAILED, last_error=message, run=None, started_at=None, updated_at=timezone.now()
         )
     return removed
@@ -259,11 +260,7 @@ def plugin_work_sweep() -> int:
 
 def plugin_syncs_sweep(*, older_than: timedelta | None = None) -> int:
     """Fail syncs still busy past their time limit (their worker died); return how many."""
-    cutoff = timezone.now() - (older_than if older_than is not None else stuck_after())
-    message = (
-        f"The sync did not finish within {int(stuck_after().total_seconds())} s: the worker running it may "
-        "have stopped. Sync again."
-    )
-    return Plugin.objects.filter(Q(started_at__lt=cutoff) | Q(started_at__isnull=True), status__in=BUSY).update(
+    message = SYNC_RUNS.overdue_message("sync", "Sync again.")
+    return SYNC_RUNS.stuck(older_than=older_than).update(
         status=PluginStatus.FAILED, last_error=message, run=None, started_at=None, updated_at=timezone.now()
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
 
+from config.actors import Actor
 from credentials import outbound
 from credentials.errors import CredentialNotFound, DestinationRefused
 from credentials.models import Credential
@@ -19,7 +20,7 @@ TRANSPORT_NAMES = {"https": "an https:// URL", "ssh": "an ssh:// or user@host:pa
 FITTING_TYPES = {"https": "a token or basic-authentication credential", "ssh": "an SSH key credential"}
 
 
-def check_name(name: Any, errors: Errors) -> str:
+def check_name(name: object, errors: Errors) -> str:
     if not isinstance(name, str) or not name.strip():
         errors["name"] = ["Enter a name."]
         return ""
@@ -29,7 +30,7 @@ def check_name(name: Any, errors: Errors) -> str:
     return name
 
 
-def check_location(repo_url: Any, errors: Errors) -> RepoLocation | None:
+def check_location(repo_url: object, errors: Errors) -> RepoLocation | None:
     if not isinstance(repo_url, str) or not repo_url.strip():
         errors["repo_url"] = ["Enter the repository's URL."]
         return None
@@ -47,7 +48,7 @@ def check_location(repo_url: Any, errors: Errors) -> RepoLocation | None:
     return location
 
 
-def check_ref(ref: Any, errors: Errors) -> str:
+def check_ref(ref: object, errors: Errors) -> str:
     if ref is None:
         return ""
     if not isinstance(ref, str):
@@ -61,14 +62,19 @@ def check_ref(ref: Any, errors: Errors) -> str:
 
 
 def find_credential(
-    actor: Any, *, credential_id: Any = None, name: Any = None, environment: Any = None, errors: Errors
+    actor: Actor,
+    *,
+    credential_id: uuid.UUID | str | None = None,
+    name: str | None = None,
+    environment: str | None = None,
+    errors: Errors,
 ) -> Credential | None:
     """The credential named by id, or by name and environment, that ``actor`` may use; None for none."""
     if credential_id in (None, "") and name in (None, ""):
         return None
     try:
-        if credential_id not in (None, ""):
-            credential = credential_get_for_user(actor, credential_id)
+        if credential_id is not None and credential_id != "":
+            credential = credential_get_for_user(actor, credential_id=credential_id)
         else:
             credential = credential_get_by_name_for_user(actor, name=str(name), environment=environment or "production")
     except CredentialNotFound:

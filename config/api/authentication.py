@@ -34,4 +34,4 @@ def delete_expired_tokens(user: Any) -> None:
 class TokenScheme(KnoxTokenScheme):
     """The OpenAPI description knox's class gets from drf-spectacular, for this subclass too."""
 
-    target_class = TokenAuthentication
+    target_class = TokenAuthentication  # type: ignore[assignment]  # a class or its dotted path; knox's is a path

@@ -18,12 +18,12 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.errors import QueueUnavailable
 from credentials.errors import (
     CredentialInUse,
     CredentialNotFound,
     CredentialPermissionDenied,
     InvalidCredential,
-    QueueUnavailable,
     StaleVersion,
 )
 from plugins.errors import InvalidPlugin, PluginNotFound
@@ -111,7 +111,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if not isinstance(errors, dict):
             errors = {"non_field_errors": errors}
         response.data = {"detail": "Invalid input.", "code": "invalid", "errors": errors}
-    else:
+    elif isinstance(exc, exceptions.APIException):  # every exception DRF answered, once converted above
         codes = exc.get_codes()
         response.data = {"detail": _plain(exc.detail), "code": codes if isinstance(codes, str) else exc.default_code}
         if isinstance(exc, InUse):

@@ -80,7 +80,10 @@ class OneQueryPaginator(Paginator):
     def page(self, number: Any) -> Page:
         number = int(number)
         bottom = (number - 1) * self.per_page
-        rows = list(self.object_list.annotate(_total=Window(Count("*")))[bottom : bottom + self.per_page])
+        # Given querysets only (the paginator's stubs allow any sliceable), and Paginator._get_page is
+        # Django's own (undeclared in the stubs): the ignores below.
+        window = Window(Count("*"))
+        rows = list(self.object_list.annotate(_total=window)[bottom : bottom + self.per_page])  # type: ignore[attr-defined]
         if rows:
             first = rows[0]
             self.__dict__["count"] = first["_total"] if isinstance(first, dict) else first._total
@@ -88,7 +91,7 @@ class OneQueryPaginator(Paginator):
             self.__dict__["count"] = 0
         else:
             raise EmptyPage("That page contains no results")
-        return self._get_page(rows, number, self)
+        return self._get_page(rows, number, self)  # type: ignore[attr-defined]
 
 
 class OneQueryPageNumberPagination(PageNumberPagination):

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
+
+from config.api.inputs import StrictSlugRelatedField
+
+
+class StrictSlugRelatedFieldSchema(OpenApiSerializerFieldExtension):
+    """A StrictSlugRelatedField is documented as the text it takes (with its length), not as the model's column."""
+
+    target_class = StrictSlugRelatedField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = auto_schema._map_serializer_field(self.target.name_field, direction)
+        auto_schema._insert_field_validators(self.target.name_field, schema)  # its maxLength
+        return schema
 
 
 class ErrorOutput(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
-    errors = serializers.DictField(
+    # An API field named like Serializer.errors: DRF's metaclass takes it off the class, as the stubs cannot know.
+    errors = serializers.DictField(  # type: ignore[assignment]
         required=False, help_text='Bad input only: messages by field; a type\'s fields under "fields".'
     )
     used_by = serializers.ListField(

@@ -8,10 +8,12 @@ with the admin's and the site's login forms.
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
+from django.http import HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import extend_schema
 from knox.models import get_token_model
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -19,10 +21,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api.authentication import delete_expired_tokens
+from config.api.inputs import StrictCharField, StrictInput
 from config.api.schema import errors_for
 from config.api.throttling import ScopedRateThrottle
 from config.lockout import lockout_response
-from credentials.api.serializers import TokenInput, TokenOutput
+
+
+class TokenInput(StrictInput):
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+
+
+class TokenOutput(serializers.Serializer):
+    token = serializers.CharField()
+    expiry = serializers.DateTimeField(allow_null=True)
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
@@ -38,7 +50,7 @@ class ObtainTokenView(APIView):
         responses={200: TokenOutput, **errors_for(400, 413, 415, 429)},
         auth=[],
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> Response | HttpResponse:  # the lockout's answer is a plain JsonResponse
         payload = TokenInput(data=request.data)
         payload.is_valid(raise_exception=True)
         django_request = request._request  # axes reads the address and records the attempt on it
@@ -51,4 +63,4 @@ class ObtainTokenView(APIView):
             raise ValidationError({"non_field_errors": ["Unable to log in with the username and password given."]})
         delete_expired_tokens(user)
         instance, token = get_token_model().objects.create(user=user)
-        return Response({"token": token, "expiry": instance.expiry})
+        return Response(TokenOutput({"token": token, "expiry": instance.expiry}).data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from django.contrib import admin, messages
@@ -19,7 +18,9 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
+from config.actors import signed_in
 from config.addresses import client_ip
+from config.admin_actor import ActorForm, form_for_request
 from credentials.admin.sharing import CredentialSharingAdminMixin
 from credentials.errors import CredentialInUse, CredentialNotFound, TestQueueUnavailable
 from credentials.forms.credential import CredentialForm, schema_field_names
@@ -29,7 +30,7 @@ from credentials.services import credential_delete
 from credentials.testers.runs import credential_test_request
 
 
-class CredentialAdminForm(CredentialForm):
+class CredentialAdminForm(ActorForm, CredentialForm):
     """The schema form as ModelAdmin drives it.
 
     ModelAdmin saves as soon as ``is_valid()`` is true, and an exception there is a 500; so
@@ -40,17 +41,16 @@ class CredentialAdminForm(CredentialForm):
         model = Credential
         fields = ()
 
-    # What the admin's read-only rows look up (labels, help texts, the model).
-    _meta = ModelFormOptions(_Meta)
+    # Not a ModelForm (its fields come from the type's schema), yet the admin's read-only rows
+    # look up labels, help texts and the model in form._meta.
+    _meta: ModelFormOptions[Credential] = ModelFormOptions(_Meta)
 
-    def __init__(self, *args: Any, instance: Credential | None = None, actor: Any, ip: str | None, **kwargs: Any):
+    def __init__(self, *args: Any, instance: Credential | None = None, **kwargs: Any):
         self.instance = instance
-        self.actor = actor
-        self.ip = ip
         super().__init__(*args, credential=instance, **kwargs)
 
     def _post_clean(self) -> None:
-        if self._errors:
+        if self.errors:  # full_clean has filled them by now: no second clean
             return
         saved = self.call_service(actor=self.actor, ip=self.ip)
         if saved is not None:
@@ -87,7 +87,8 @@ IN_USE_HINT = (
 
 
 @admin.register(Credential)
-class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):
+# guardian's mixin and ModelAdmin declare change_form_template differently: the ignore is for their stubs.
+class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):  # type: ignore[misc]
     list_display = (
         "name",
         "type",
@@ -114,7 +115,9 @@ class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):
         queued, refused = 0, []
         for credential in queryset:
             try:
-                credential_test_request(actor=request.user, credential_id=credential.pk, ip=client_ip(request))
+                credential_test_request(
+                    actor=signed_in(request.user), credential_id=credential.pk, ip=client_ip(request)
+                )
             except (CredentialNotFound, PermissionDenied):
                 refused.append(credential.name)
             except TestQueueUnavailable as exc:
@@ -152,10 +155,11 @@ class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def _requested_type(self, request: HttpRequest) -> CredentialType | None:
+        # Kept on the request, read by several admin hooks (an attribute HttpRequest does not declare).
         if not hasattr(request, "_credential_type_row"):
             slug = request.GET.get("type", "")
-            request._credential_type_row = credential_type_list().filter(slug=slug).first() if slug else None
-        return request._credential_type_row
+            request._credential_type_row = credential_type_list().filter(slug=slug).first() if slug else None  # type: ignore[attr-defined]
+        return request._credential_type_row  # type: ignore[attr-defined]
 
     def _choose_type(self, request: HttpRequest) -> TemplateResponse:
         context = {
@@ -175,17 +179,16 @@ class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):
 
     # --- the form -----------------------------------------------------------------------------
 
-    def get_form(self, request: HttpRequest, obj: Credential | None = None, change: bool = False, **kwargs: Any):
+    def get_form(  # type: ignore[override]  # a schema form, not a ModelForm (above)
+        self, request: HttpRequest, obj: Credential | None = None, change: bool = False, **kwargs: Any
+    ) -> type[CredentialAdminForm]:
+        # Not ModelAdmin's get_form (hence not ActorAdminMixin): its modelform_factory builds fields
+        # from the model, and these come from the credential's type.
         teams = Group.objects.all() if request.user.is_superuser else request.user.groups.all()
-        return partial(
-            CredentialAdminForm,
-            type_spec=self._type_row(request, obj).spec,
-            teams=teams,
-            actor=request.user,
-            ip=client_ip(request),
-        )
+        return form_for_request(CredentialAdminForm, request, type_spec=self._type_row(request, obj).spec, teams=teams)
 
-    def get_fieldsets(self, request: HttpRequest, obj: Credential | None = None) -> list[tuple[str | None, dict]]:
+    # The stubs' fieldset type is a private TypedDict; these plain dicts are what Django reads.
+    def get_fieldsets(self, request: HttpRequest, obj: Credential | None = None) -> list[tuple[str | None, dict]]:  # type: ignore[override]
         spec = self._type_row(request, obj).spec
         schema = (f"{spec.name} fields", {"fields": schema_field_names(spec, obj)})
         if obj is None:
@@ -217,7 +220,7 @@ class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Credential) -> None:
         try:
-            credential_delete(actor=request.user, credential_id=obj.pk, ip=client_ip(request))
+            credential_delete(actor=signed_in(request.user), credential_id=obj.pk, ip=client_ip(request))
         except CredentialNotFound:
             raise Http404("Credential not found.") from None
 

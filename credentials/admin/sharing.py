@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Model
 from django.http import HttpRequest
 from guardian.admin import AdminGroupObjectPermissionsForm, AdminUserObjectPermissionsForm, GuardedModelAdminMixin
 
-from config.addresses import client_ip
+from config.admin_actor import ActorForm, form_for_request
 from credentials.errors import CredentialNotFound, CredentialPermissionDenied, InvalidCredential
 from credentials.permissions import CODENAMES, MANAGE_TEAM, SHAREABLE
 from credentials.sharing import CODE_TO_ACTION, credential_share, credential_unshare
@@ -20,19 +21,22 @@ from credentials.teams import team_set_manager
 _CHOICES = [(CODENAMES[action], action.capitalize()) for action in SHAREABLE]
 
 
-class _ThroughServices:
+class _ThroughServices(ActorForm):
     """Offer only the shareable permissions, and save them with credential_share / credential_unshare."""
 
-    actor: Any = None
-    ip: str | None = None
     grantee_kind = ""
+    # From guardian's form, each subclass's other base. Its get_obj_perms_field_initial answers codenames,
+    # though annotated as Permission rows: the ignores in this module are for that and for the mixing.
+    obj: Model
+    cleaned_data: dict[str, Any]
 
     def get_obj_perms_field_choices(self) -> list[tuple[str, str]]:
         return _CHOICES
 
     def get_obj_perms_field_initial(self) -> list[str]:
         shareable = {codename for codename, _ in _CHOICES}
-        return [codename for codename in super().get_obj_perms_field_initial() if codename in shareable]
+        initial = super().get_obj_perms_field_initial()  # type: ignore[misc]
+        return [codename for codename in initial if codename in shareable]
 
     def save_obj_perms(self) -> None:
         wanted = {CODE_TO_ACTION[codename] for codename in self.cleaned_data["permissions"]}
@@ -48,25 +52,25 @@ class _ThroughServices:
             raise ValidationError([m for messages_ in exc.as_dict().values() for m in messages_]) from None
 
 
-class _UserSharesForm(_ThroughServices, AdminUserObjectPermissionsForm):
+class _UserSharesForm(_ThroughServices, AdminUserObjectPermissionsForm):  # type: ignore[misc]
     grantee_kind = "user"
 
 
-class _GroupSharesForm(_ThroughServices, AdminGroupObjectPermissionsForm):
+class _GroupSharesForm(_ThroughServices, AdminGroupObjectPermissionsForm):  # type: ignore[misc]
     grantee_kind = "group"
 
 
 class CredentialSharingAdminMixin(GuardedModelAdminMixin):
     """The "Object permissions" page of a credential: who it is shared with, changed through the services."""
 
-    def _bound(self, form_class: type, request: HttpRequest) -> type:
-        return type(form_class.__name__, (form_class,), {"actor": request.user, "ip": client_ip(request)})
+    # guardian builds these forms itself, as form_class(user, obj, data), from its own hooks rather
+    # than ModelAdmin.get_form: ActorAdminMixin cannot reach them, so they take the same subclass directly.
 
-    def get_obj_perms_manage_user_form(self, request: HttpRequest) -> type:
-        return self._bound(_UserSharesForm, request)
+    def get_obj_perms_manage_user_form(self, request: HttpRequest) -> type[_UserSharesForm]:
+        return form_for_request(_UserSharesForm, request)
 
-    def get_obj_perms_manage_group_form(self, request: HttpRequest) -> type:
-        return self._bound(_GroupSharesForm, request)
+    def get_obj_perms_manage_group_form(self, request: HttpRequest) -> type[_GroupSharesForm]:
+        return form_for_request(_GroupSharesForm, request)
 
     def _refused(self, view: Any, request: HttpRequest, *args: Any) -> Any:
         try:
@@ -85,25 +89,28 @@ class CredentialSharingAdminMixin(GuardedModelAdminMixin):
 # --- Teams: Django's group admin, plus a page to appoint team managers ---------------------------
 
 
-class _TeamManagerForm(AdminUserObjectPermissionsForm):
-    actor: Any = None
+class _TeamManagerForm(ActorForm, AdminUserObjectPermissionsForm):
+    """Offer only "manage", and save it with team_set_manager."""
 
     def get_obj_perms_field_choices(self) -> list[tuple[str, str]]:
         return [(MANAGE_TEAM, "Manage the team's credentials (change and share them)")]
 
-    def get_obj_perms_field_initial(self) -> list[str]:
-        return [codename for codename in super().get_obj_perms_field_initial() if codename == MANAGE_TEAM]
+    def get_obj_perms_field_initial(self) -> list[str]:  # type: ignore[override]  # codenames (see above)
+        initial: list[str] = super().get_obj_perms_field_initial()  # type: ignore[assignment]
+        return [codename for codename in initial if codename == MANAGE_TEAM]
 
     def save_obj_perms(self) -> None:
         wanted = MANAGE_TEAM in self.cleaned_data["permissions"]
-        team_set_manager(actor=self.actor, team=self.obj, user=self.user, is_manager=wanted)
+        team = cast(Group, self.obj)  # this form is the group admin's
+        team_set_manager(actor=self.actor, team=team, user=self.user, is_manager=wanted, ip=self.ip)
 
 
-class TeamAdmin(GuardedModelAdminMixin, GroupAdmin):
+# guardian's mixin and ModelAdmin declare change_form_template differently: the ignore is for their stubs.
+class TeamAdmin(GuardedModelAdminMixin, GroupAdmin):  # type: ignore[misc]
     """Groups are teams: members use the team's credentials; managers are appointed on "Object permissions"."""
 
-    def get_obj_perms_manage_user_form(self, request: HttpRequest) -> type:
-        return type("TeamManagerForm", (_TeamManagerForm,), {"actor": request.user})
+    def get_obj_perms_manage_user_form(self, request: HttpRequest) -> type[_TeamManagerForm]:
+        return form_for_request(_TeamManagerForm, request)
 
     def get_obj_perms_manage_group_form(self, request: HttpRequest) -> type:
         raise PermissionDenied("Teams are managed by users, not by other groups.")

@@ -10,20 +10,18 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from audit.api.serializers import AuditEventOutput, audit_event_output
+from audit.api.serializers import AuditEventOutput
+from config.actors import signed_in
 from config.addresses import client_ip
 from config.api.errors import PreconditionFailed, PreconditionRequired
 from config.api.pagination import OneQueryPageNumberPagination
@@ -41,9 +39,7 @@ from credentials.api.serializers import (
     TestRequestOutput,
     UnshareFilters,
     UsageOutput,
-    credential_output,
-    credential_row_of,
-    credential_type_output,
+    credential_list_row,
 )
 from credentials.errors import CredentialPermissionDenied, StaleVersion
 from credentials.models import Credential, CredentialType
@@ -61,16 +57,6 @@ def _query(request: Request) -> dict[str, str]:
 
 def _etag(version: int) -> str:
     return f'"{version}"'
-
-
-def _team(name: str | None) -> Group | None:
-    """The named group; an unknown name gets the same message as a team the caller is not in."""
-    if name is None:
-        return None
-    team = Group.objects.filter(name=name).first()
-    if team is None:
-        raise ValidationError({"team": ["You can only give a credential to a team you belong to."]})
-    return team
 
 
 @extend_schema_view(
@@ -91,13 +77,13 @@ class CredentialTypeViewSet(viewsets.GenericViewSet):
     queryset = CredentialType.objects.none()  # for the schema; reads go through the selector
 
     def list(self, request: Request) -> Response:
-        return Response([credential_type_output(row) for row in selectors.credential_type_list()])
+        return Response(CredentialTypeOutput(selectors.credential_type_list(), many=True).data)
 
     def retrieve(self, request: Request, slug: str) -> Response:
         row = selectors.credential_type_list().filter(slug=slug).first()
         if row is None:
             return Response({"detail": "No such credential type.", "code": "not_found"}, status=404)
-        return Response(credential_type_output(row))
+        return Response(CredentialTypeOutput(row).data)
 
 
 # Declared on each operation whose path has {id}: on the class it would reach list and create too.
@@ -109,18 +95,18 @@ _IF_MATCH_HEADER = OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, re
 # comment, not a docstring: drf-spectacular would show a docstring on every operation.)
 class _CredentialRoute(viewsets.GenericViewSet):
     queryset = Credential.objects.none()  # for the schema; reads go through the selectors
-    serializer_class = CredentialOutput
+    serializer_class: type[serializers.Serializer[Any]] = CredentialOutput
     lookup_value_regex = "[^/]+"
+    credential: Credential  # the one the URL's {pk} names: set by initial() on every route that has one
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        self.credential = None
         if "pk" in kwargs:
-            self.credential = selectors.credential_get_for_user(request.user, kwargs["pk"])
+            self.credential = selectors.credential_get_for_user(request.user, credential_id=kwargs["pk"])
 
     def _output(self, credential: Credential) -> dict[str, Any]:
         permissions = actions_for(self.request.user, credential)
-        return credential_output(credential_row_of(credential), permissions, timezone.now())
+        return CredentialOutput(credential, context={"permissions": permissions}).data
 
 
 @method_decorator(sensitive_post_parameters(), name="dispatch")
@@ -175,21 +161,21 @@ class CredentialViewSet(_CredentialRoute):
             expiring_within=timedelta(days=days) if days is not None else None,
             with_grants=False,
         ).order_by("name", "environment", "pk")  # the id settles ties, so pages never overlap
-        found = found.values("id")
+        found_ids = found.values("id")
         # The page's ids (and the count) first, then its rows with their flags: see credential_rows_for_user.
-        ids = [row["id"] for row in self.paginate_queryset(found)]
-        rows = selectors.credential_rows_for_user(request.user, ids, ROW_COLUMNS)
+        ids = [row["id"] for row in self.paginate_queryset(found_ids) or ()]  # a page: the class paginates
+        rows = selectors.credential_rows_for_user(request.user, ids=ids, columns=ROW_COLUMNS)
         now = timezone.now()
         user = request.user
-        return self.get_paginated_response([credential_output(row, actions_for_row(user, row), now) for row in rows])
+        # Rows built by hand, not by CredentialOutput: the "list 100 (API)" figure (see credential_list_row).
+        return self.get_paginated_response([credential_list_row(row, actions_for_row(user, row), now) for row in rows])
 
     def create(self, request: Request) -> Response:
         payload = CredentialCreateInput(data=request.data)
         payload.is_valid(raise_exception=True)
         data = dict(payload.validated_data)
-        data["team"] = _team(data.get("team"))
         credential = services.credential_create(
-            actor=request.user, type_slug=data.pop("type"), ip=client_ip(request), **data
+            actor=signed_in(request.user), type_slug=data.pop("type"), ip=client_ip(request), **data
         )
         return Response(
             self._output(credential), status=status.HTTP_201_CREATED, headers={"ETag": _etag(credential.version)}
@@ -218,11 +204,9 @@ class CredentialViewSet(_CredentialRoute):
         header_version = _if_match_version(header) if header is not None else None
         if body_version is None and header_version is None:
             raise PreconditionRequired()
-        if "team" in changes:
-            changes["team"] = _team(changes["team"])
         try:
             services.credential_update(
-                actor=request.user,
+                actor=signed_in(request.user),
                 credential_id=self.credential.pk,
                 changes=changes,
                 expected_version=header_version if header_version is not None else body_version,
@@ -232,11 +216,13 @@ class CredentialViewSet(_CredentialRoute):
             if header_version is not None:
                 raise PreconditionFailed(str(exc)) from None
             raise
-        fresh = selectors.credential_get_for_user(request.user, self.credential.pk)
+        fresh = selectors.credential_get_for_user(request.user, credential_id=self.credential.pk)
         return Response(self._output(fresh), headers={"ETag": _etag(fresh.version)})
 
     def destroy(self, request: Request, pk: str) -> Response:
-        services.credential_delete(actor=request.user, credential_id=self.credential.pk, ip=client_ip(request))
+        services.credential_delete(
+            actor=signed_in(request.user), credential_id=self.credential.pk, ip=client_ip(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -246,9 +232,9 @@ class CredentialViewSet(_CredentialRoute):
     )
     @action(detail=True, methods=["get"], url_path="audit-logs")
     def audit_logs(self, request: Request, pk: str) -> Response:
-        events = selectors.credential_audit_events_for_user(request.user, self.credential)
+        events = selectors.credential_audit_events_for_user(request.user, credential=self.credential)
         page = self.paginate_queryset(events)
-        return self.get_paginated_response([audit_event_output(event) for event in page])
+        return self.get_paginated_response(AuditEventOutput(page, many=True).data)
 
     @extend_schema(
         summary="Test the credential against its server, as a background task",
@@ -261,14 +247,10 @@ class CredentialViewSet(_CredentialRoute):
     @action(detail=True, methods=["post"], url_path="test", pagination_class=None)
     def run_test(self, request: Request, pk: str) -> Response:
         credential = runs.credential_test_request(
-            actor=request.user, credential_id=self.credential.pk, ip=client_ip(request)
+            actor=signed_in(request.user), credential_id=self.credential.pk, ip=client_ip(request)
         )
-        status_url = reverse("credential-detail", kwargs={"pk": credential.pk})
-        return Response(
-            {"id": credential.pk, "test_status": credential.test_status, "status_url": status_url},
-            status=status.HTTP_202_ACCEPTED,
-            headers={"Location": status_url},
-        )
+        body = TestRequestOutput(credential).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
 
     @extend_schema(
         summary="When and by which services the secret was last used, and the plugins that use it",
@@ -277,7 +259,7 @@ class CredentialViewSet(_CredentialRoute):
     )
     @action(detail=True, methods=["get"], pagination_class=None)
     def usage(self, request: Request, pk: str) -> Response:
-        return Response(selectors.credential_usage_for_user(request.user, self.credential))
+        return Response(UsageOutput(selectors.credential_usage_for_user(request.user, credential=self.credential)).data)
 
 
 def _if_match_version(header: str) -> int:
@@ -285,32 +267,6 @@ def _if_match_version(header: str) -> int:
     if match is None:
         raise ValidationError({"If-Match": ['Send the ETag you received, such as "3".']})
     return int(match.group(1))
-
-
-def _permission_list(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",")]
-    if not all(names):
-        raise ValidationError({"permissions": ["Name permissions separated by commas, such as use,view."]})
-    return names
-
-
-def _share_output(share: sharing.Share) -> dict[str, Any]:
-    return {"kind": share.kind, "id": share.id, "name": share.name, "permissions": list(share.permissions)}
-
-
-def _grantee(user_name: str | None, group_name: str | None) -> dict[str, Any]:
-    """The user or group named, for a share; an unknown name is a field error."""
-    if (user_name is None) == (group_name is None):
-        raise ValidationError({"non_field_errors": ["Name exactly one user or one group."]})
-    if user_name is not None:
-        user = get_user_model().objects.filter(username=user_name, is_active=True).first()
-        if user is None:
-            raise ValidationError({"user": ["No active user has this username."]})
-        return {"user": user}
-    group = Group.objects.filter(name=group_name).first()
-    if group is None:
-        raise ValidationError({"group": ["No group has this name."]})
-    return {"group": group}
 
 
 class CredentialSharesViewSet(_CredentialRoute):
@@ -323,8 +279,8 @@ class CredentialSharesViewSet(_CredentialRoute):
         responses={200: ShareOutput(many=True), **errors_for(401, 403, 404)},
     )
     def list(self, request: Request, pk: str) -> Response:
-        shares = selectors.credential_shares_for_user(request.user, self.credential)
-        return Response([_share_output(share) for share in shares])
+        shares = selectors.credential_shares_for_user(request.user, credential=self.credential)
+        return Response(ShareOutput(shares, many=True).data)
 
     @extend_schema(
         summary="Share with a user or a group: use, view or change",
@@ -337,13 +293,14 @@ class CredentialSharesViewSet(_CredentialRoute):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         share = sharing.credential_share(
-            actor=request.user,
+            actor=signed_in(request.user),
             credential_id=self.credential.pk,
             permissions=data["permissions"],
+            user=data.get("user"),
+            group=data.get("group"),
             ip=client_ip(request),
-            **_grantee(data.get("user"), data.get("group")),
         )
-        return Response(_share_output(share))
+        return Response(ShareOutput(share).data)
 
     @extend_schema(
         summary="Take back some or all of a user's or group's permissions",
@@ -354,12 +311,12 @@ class CredentialSharesViewSet(_CredentialRoute):
         query = UnshareFilters(data=_query(request))
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        permissions = data.get("permissions")
         share = sharing.credential_unshare(
-            actor=request.user,
+            actor=signed_in(request.user),
             credential_id=self.credential.pk,
-            permissions=_permission_list(permissions) if permissions is not None else None,
+            permissions=data.get("permissions"),
+            user=data.get("user"),
+            group=data.get("group"),
             ip=client_ip(request),
-            **_grantee(data.get("user"), data.get("group")),
         )
-        return Response(_share_output(share))
+        return Response(ShareOutput(share).data)

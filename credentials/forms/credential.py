@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.utils.html import escape
 from django.views.decorators.debug import sensitive_variables
 
+from config.actors import Actor
 from credentials import types
 from credentials.errors import (
     CredentialNotFound,
@@ -59,8 +60,9 @@ class SecretTextarea(forms.Textarea):
 class MultiLineField(forms.CharField):
     """Text from a textarea: browsers send CRLF line ends, the stored value has LF."""
 
-    def to_python(self, value: Any) -> str:
-        return super().to_python(value).replace("\r\n", "\n")
+    def to_python(self, value: Any) -> str | None:
+        text = super().to_python(value)
+        return text.replace("\r\n", "\n") if text else text
 
 
 class ListField(forms.Field):
@@ -110,7 +112,8 @@ def schema_field_names(type_spec: types.CredentialType, credential: Credential |
 def _base_field(spec: types.Field) -> forms.Field:
     if spec.type == "number":
         number = forms.IntegerField if spec.integer else forms.FloatField
-        return number(min_value=spec.min, max_value=spec.max)
+        # IntegerField's bounds are typed int; a schema's are numbers, which it compares all the same.
+        return number(min_value=spec.min, max_value=spec.max)  # type: ignore[arg-type]
     if spec.type == "boolean":
         return forms.BooleanField()
     if spec.type == "options":
@@ -121,7 +124,7 @@ def _base_field(spec: types.Field) -> forms.Field:
     textarea = spec.input == "textarea"
     if spec.secret:
         # Spaces can be part of a password: keep them.
-        widget = SecretTextarea() if textarea else SecretInput()
+        widget: forms.Widget | type[forms.Widget] = SecretTextarea() if textarea else SecretInput()
         return (MultiLineField if textarea else forms.CharField)(
             strip=False, max_length=spec.effective_max_length, widget=widget
         )
@@ -263,7 +266,7 @@ class CredentialForm(forms.Form):
             if teams is None:
                 del self.fields["team"]
             else:
-                self.fields["team"].queryset = teams
+                self.fields["team"].queryset = teams  # type: ignore[attr-defined]  # a ModelChoiceField
         else:
             # The team is chosen here when the credential is made. Moving it later is the API's
             # (credential_update checks that the actor may share it and is in the new team).
@@ -301,7 +304,8 @@ class CredentialForm(forms.Form):
         ]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what Form.clean() returns, typed as never None
         self._ignore_hidden_by_condition(cleaned)
         self._check_version(cleaned)
         for spec in _shown_fields(self.type_spec):
@@ -397,14 +401,14 @@ class CredentialForm(forms.Form):
 
     # --- writing through the services ------------------------------------------------------------
 
-    def submit(self, *, actor: Any, ip: str | None = None) -> Credential | None:
+    def submit(self, *, actor: Actor, ip: str | None = None) -> Credential | None:
         """Validate, then create or update. On refusal the errors are on the form and this returns None."""
         if not self.is_valid():
             return None
         return self.call_service(actor=actor, ip=ip)
 
     @sensitive_variables("arguments", "changes")
-    def call_service(self, *, actor: Any, ip: str | None = None) -> Credential | None:
+    def call_service(self, *, actor: Actor, ip: str | None = None) -> Credential | None:
         """Create or update from ``cleaned_data`` (the form must be valid); None when refused."""
         try:
             if self.credential is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db.models import QuerySet
@@ -27,7 +27,8 @@ class CredentialFilterForm(forms.Form):
 
     def __init__(self, *args: Any, credential_types: QuerySet[CredentialType], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["type"].choices = [("", "Any type")] + [(t.slug, t.name) for t in credential_types]
+        type_field = cast(forms.ChoiceField, self.fields["type"])
+        type_field.choices = [("", "Any type")] + [(t.slug, t.name) for t in credential_types]
 
     def selector_arguments(self) -> dict[str, Any]:
         """The valid filters, as ``credential_list_for_user`` takes them; none when the input is bad."""

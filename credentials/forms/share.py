@@ -27,7 +27,8 @@ class ShareForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what Form.clean() returns, typed as never None
         username = (cleaned.get("user") or "").strip()
         group = cleaned.get("group")
         if bool(username) == (group is not None):

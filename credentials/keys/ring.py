@@ -18,6 +18,7 @@ from django.dispatch import receiver
 from django.views.decorators.debug import sensitive_variables
 
 from config.keylists import key_list_problems
+from credentials.errors import CredentialUnreadable
 
 PAYLOAD_VERSION = 1
 
@@ -26,8 +27,11 @@ class KeyConfigError(ImproperlyConfigured):
     """FERNET_KEYS is missing or malformed; the message names positions, never values."""
 
 
-class DecryptionError(Exception):
-    """A stored payload could not be opened; the message names the credential and the reason."""
+class DecryptionError(CredentialUnreadable):
+    """A stored payload could not be opened; the message names the credential and the reason.
+
+    A CredentialUnreadable, so that the door's callers meet it as the door's member for an unreadable
+    row, while the key commands and the tests still tell a tampered row from a misbound one."""
 
     reason = "cannot be decrypted"
 

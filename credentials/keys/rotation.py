@@ -17,7 +17,7 @@ from audit.services import audit_record
 from credentials.keys.inventory import Unreadable
 from credentials.keys.ring import DecryptionError, KeyRing, get_keyring
 from credentials.models import Credential
-from credentials.type_cache import type_by_pk
+from credentials.type_cache import type_of_credential
 
 DEFAULT_BATCH_SIZE = 1000
 DEFAULT_PASSES = 5
@@ -186,14 +186,17 @@ def _one_pass(
             if not batch:
                 return
             last = batch[-1][0]
-            ids, tokens, settled, moved = [], [], 0, Counter()
+            ids, tokens, settled, moved = [], [], 0, Counter[str]()
             for pk, name, type_id, key_id, ciphertext in batch:
                 if str(pk) in skipped:
                     continue
                 settled += 1
                 try:
                     sealed = keyring.reseal(
-                        credential_id=pk, type_slug=type_by_pk(type_id).slug, ciphertext=ciphertext, key_id=key_id
+                        credential_id=pk,
+                        type_slug=type_of_credential(type_id).slug,
+                        ciphertext=ciphertext,
+                        key_id=key_id,
                     )
                 except DecryptionError as exc:
                     report.unreadable.append(Unreadable(credential_id=str(pk), name=name, reason=str(exc)))

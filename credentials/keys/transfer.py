@@ -129,8 +129,8 @@ def credentials_export(
         {"format": BODY_FORMAT, "exported_at": timezone.now().isoformat(), "credentials": entries},
         separators=(",", ":"),
     ).encode()
-    data = seal_file(body, passphrase, kdf=dict(kdf) if kdf else None)
-    digest = hashlib.sha256(data).hexdigest()
+    sealed = seal_file(body, passphrase, kdf=dict(kdf) if kdf else None)
+    digest = hashlib.sha256(sealed).hexdigest()
     written = False
     try:
         with transaction.atomic():
@@ -142,7 +142,7 @@ def credentials_export(
                     details={"file_sha256": digest, "selection": selection.as_dict(), "count": len(credentials)},
                 )
             # Last, inside the transaction: if it fails, the events roll back with it.
-            _write_private(path, data, overwrite=overwrite)
+            _write_private(path, sealed, overwrite=overwrite)
             written = True
     except BaseException:
         if written:  # the commit failed: no file without its events
@@ -157,7 +157,7 @@ def _entry(credential: Credential, data: Mapping[str, Any]) -> dict[str, Any]:
         "type": credential.type.slug,
         **{attribute: getattr(credential, attribute) for attribute in _ATTRIBUTES},
         "owner": credential.owner.get_username(),
-        "team": credential.team.name if credential.team_id else None,
+        "team": credential.team.name if credential.team is not None else None,
         "retest_daily": credential.retest_daily,
         "expires_at": credential.expires_at.isoformat() if credential.expires_at else None,
         # The authenticated copies, as the one door trusts them, not the clear columns.

@@ -100,7 +100,7 @@ def request(
     # The host allowed, then its address judged (credentials.outbound): the one the connection goes to.
     destination = secret.destination(parts.hostname, port)
     if parts.scheme == "https":
-        connection: http.client.HTTPConnection = _PinnedHTTPSConnection(
+        connection: _PinnedHTTPConnection = _PinnedHTTPSConnection(
             parts.hostname, port, timeout=timeout, context=ssl.create_default_context()
         )
     else:

@@ -8,7 +8,6 @@ finds its run over and does nothing.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 import uuid
@@ -17,20 +16,16 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import transaction
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from audit.models import AuditAction
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_update
+from config.actors import Actor
+from config.background_runs import BackgroundRuns
 from credentials.door import credential_reveal
-from credentials.errors import (
-    CredentialNotFound,
-    CredentialPermissionDenied,
-    CredentialUnavailable,
-    TestQueueUnavailable,
-)
-from credentials.keys.ring import DecryptionError
+from credentials.errors import CredentialNotFound, RevealRefused, TestQueueUnavailable
 from credentials.locking import lock_credential_for
 from credentials.models import Credential, CredentialTestStatus
 from credentials.permissions import USE
@@ -43,12 +38,16 @@ logger = logging.getLogger(__name__)
 SERVICE = "credential-test"
 REQUESTED = "request"
 SCHEDULED = "schedule"
-# How long past the task's time limit a run may stay "running" before the sweep calls it failed.
-SWEEP_GRACE = timedelta(seconds=30)
 
-
-def stuck_after() -> timedelta:
-    return timedelta(seconds=settings.CREDENTIAL_TEST_TIME_LIMIT) + SWEEP_GRACE
+TEST_RUNS = BackgroundRuns(
+    model=Credential,
+    status_field="test_status",
+    run_field="test_run",
+    started_field="test_started_at",
+    busy=(CredentialTestStatus.RUNNING,),
+    time_limit_setting="CREDENTIAL_TEST_TIME_LIMIT",  # the task's time limit too (config/settings.py)
+    grace=timedelta(seconds=30),
+)
 
 
 def is_flagged(failures: int) -> bool:
@@ -56,18 +55,10 @@ def is_flagged(failures: int) -> bool:
     return failures >= settings.CREDENTIAL_TEST_FLAG_AFTER
 
 
-def _is_running(credential: Credential, now: Any) -> bool:
-    return (
-        credential.test_status == CredentialTestStatus.RUNNING
-        and credential.test_started_at is not None
-        and credential.test_started_at > now - stuck_after()
-    )
-
-
 # --- Requesting a test ---------------------------------------------------------------------------
 
 
-def credential_test_request(*, actor: Any, credential_id: Any, ip: str | None = None) -> Credential:
+def credential_test_request(*, actor: Actor, credential_id: uuid.UUID | str, ip: str | None = None) -> Credential:
     """Queue a test of the credential (needs *use*); a test already running is not started again.
 
     The task is queued when the transaction commits. If the broker cannot take it,
@@ -75,49 +66,30 @@ def credential_test_request(*, actor: Any, credential_id: Any, ip: str | None = 
     """
     with transaction.atomic():
         credential = lock_credential_for(actor, credential_id, USE)
-        if _is_running(credential, timezone.now()):
+        if TEST_RUNS.is_running(credential, timezone.now()):
             return credential
         _start(credential, actor_id=actor.pk, trigger=REQUESTED, ip=ip)
     return credential
 
 
-def _start(credential: Credential, *, actor_id: Any, trigger: str, ip: str | None = None) -> None:
+def _start(credential: Credential, *, actor_id: int, trigger: str, ip: str | None = None) -> None:
     """Mark the locked row running under a new run id, and queue its task once that is committed."""
-    previous = credential.test_status
-    credential.test_status = CredentialTestStatus.RUNNING
-    credential.test_run = uuid.uuid4()
-    credential.test_started_at = timezone.now()
-    credential.save(update_fields=["test_status", "test_run", "test_started_at"])
-    transaction.on_commit(
-        functools.partial(
-            _queue,
-            credential_id=credential.pk,
-            run=credential.test_run,
-            actor_id=actor_id,
-            trigger=trigger,
-            ip=ip,
-            previous=previous,
-        )
+    from credentials.tasks import credential_test_task  # it imports this module
+
+    run, previous = TEST_RUNS.start(credential, CredentialTestStatus.RUNNING)
+    pk = credential.pk
+
+    def undo() -> None:
+        TEST_RUNS.of_run(pk, run).update(test_status=previous["test_status"], test_run=None, test_started_at=None)
+
+    TEST_RUNS.queue_on_commit(
+        credential_test_task,
+        (str(pk), str(run), actor_id, trigger, ip),
+        what=f"credential test {pk}",
+        unavailable=TestQueueUnavailable,
+        undo=undo,
+        logger=logger,
     )
-
-
-def _queue(
-    *, credential_id: uuid.UUID, run: uuid.UUID, actor_id: Any, trigger: str, ip: str | None, previous: str
-) -> None:
-    from kombu.exceptions import OperationalError
-
-    from credentials.tasks import credential_test_task
-
-    try:
-        # Ids and plain facts only: broker messages are readable by whoever reads the broker.
-        credential_test_task.apply_async(args=[str(credential_id), str(run), actor_id, trigger, ip])
-    except (OperationalError, OSError) as exc:
-        # The broker's URL may hold its password: log the kind of failure, not the message.
-        logger.warning("Could not queue credential test %s: %s", credential_id, type(exc).__name__)
-        Credential.objects.filter(pk=credential_id, test_run=run).update(
-            test_status=previous, test_run=None, test_started_at=None
-        )
-        raise TestQueueUnavailable() from None
 
 
 # --- Running it (in the worker) -----------------------------------------------------------------
@@ -133,8 +105,8 @@ def credential_test_run(
     """
     run = uuid.UUID(str(run))
     # Only what the check needs; the type comes from the per-process cache, not a join.
-    credential = Credential.objects.only("name", "type_id", "test_run", "test_status").filter(pk=credential_id).first()
-    if credential is None or credential.test_run != run or credential.test_status != CredentialTestStatus.RUNNING:
+    credential = TEST_RUNS.current(credential_id, run).only("name", "type_id", "test_run", "test_status").first()
+    if credential is None:
         return None
     credential.type = type_by_pk(credential.type_id)
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id is not None else None
@@ -145,15 +117,16 @@ def credential_test_run(
     return _finish(credential, run, outcome, actor=actor, trigger=trigger, duration_ms=duration_ms, ip=ip)
 
 
-def _outcome(credential: Credential, actor: Any, redactor: Redactor, ip: str | None) -> TestOutcome:
+def _outcome(credential: Credential, actor: Actor | None, redactor: Redactor, ip: str | None) -> TestOutcome:
     tester = tester_for(credential.type)
     if tester is None:
         return TestOutcome(False, f"Credentials of type {credential.type.name} have no test.")
     try:
         secret = credential_reveal(actor=actor, credential_id=credential.pk, service=SERVICE, ip=ip)
-    except CredentialNotFound:
-        return TestOutcome(False, "Whoever asked for this test may no longer use this credential.")
-    except (CredentialPermissionDenied, CredentialUnavailable, DecryptionError) as exc:
+    except RevealRefused as exc:
+        # The run has just found the row: "not found" from the door means whoever asked may no longer see it.
+        if isinstance(exc, CredentialNotFound):
+            return TestOutcome(False, "Whoever asked for this test may no longer use this credential.")
         return TestOutcome(False, str(exc))
     for value in secret.secret_values:
         redactor.add(value)
@@ -165,7 +138,7 @@ def _finish(
     run: uuid.UUID,
     outcome: TestOutcome,
     *,
-    actor: Any,
+    actor: Actor | None,
     trigger: str,
     duration_ms: int,
     ip: str | None,
@@ -176,7 +149,9 @@ def _finish(
     sweep's verdict being replaced, only decides what the row shows.
     """
     status = CredentialTestStatus.PASSED if outcome.passed else CredentialTestStatus.FAILED
-    audit_record(
+    audit_record_update(
+        Credential.objects.filter(pk=credential.pk, test_run=run),
+        _result_values(status, outcome.message),
         action=AuditAction.TESTED,
         actor=actor,
         credential=credential,
@@ -190,34 +165,24 @@ def _finish(
             "duration_ms": duration_ms,
             **({"facts": outcome.facts} if outcome.facts else {}),
         },
-        # One round trip on PostgreSQL: the row's UPDATE travels with the event.
-        along_with=_result_statement(credential.pk, run, status, outcome.message),
     )
     return status.value
 
 
-def _result_statement(credential_id: uuid.UUID, run: uuid.UUID, status: str, message: str) -> tuple[str, list[Any]]:
-    def prep(name: str, value: Any) -> Any:
-        return Credential._meta.get_field(name).get_db_prep_value(value, connection)
-
-    table = connection.ops.quote_name(Credential._meta.db_table)
-    sql = (
-        f"UPDATE {table} SET test_status = %s, test_message = %s, last_tested = %s, test_run = NULL, "  # noqa: S608
+def _result_values(status: str, message: str) -> dict[str, Any]:
+    """The row's columns once a run is over: its result, and its count of failures in a row."""
+    failed_before = Q(test_status=CredentialTestStatus.FAILED)
+    return {
+        "test_status": status,
+        "test_message": message,
+        "last_tested": timezone.now(),
+        "test_run": None,
+        "test_started_at": None,
         # A run the sweep already failed (its id is kept for this) has had its failure counted.
-        "test_started_at = NULL, test_failures = CASE WHEN %s THEN 0 WHEN test_status = 'failed' "
-        "THEN test_failures ELSE test_failures + 1 END "
-        "WHERE id = %s AND test_run = %s"
-    )
-    passed = status == CredentialTestStatus.PASSED
-    params = [
-        status,
-        message,
-        prep("last_tested", timezone.now()),
-        passed,
-        prep("id", credential_id),
-        prep("test_run", run),
-    ]
-    return sql, params
+        "test_failures": Value(0)
+        if status == CredentialTestStatus.PASSED
+        else Case(When(failed_before, then=F("test_failures")), default=F("test_failures") + 1),
+    }
 
 
 # --- Scheduled work (Celery beat) ---------------------------------------------------------------
@@ -225,12 +190,8 @@ def _result_statement(credential_id: uuid.UUID, run: uuid.UUID, status: str, mes
 
 def credential_tests_sweep(*, older_than: timedelta | None = None) -> int:
     """Mark tests still running past their time limit as failed (their worker died); return how many."""
-    cutoff = timezone.now() - (older_than if older_than is not None else stuck_after())
-    stuck = Credential.objects.filter(
-        Q(test_started_at__lt=cutoff) | Q(test_started_at__isnull=True), test_status=CredentialTestStatus.RUNNING
-    )
     swept = 0
-    for credential_id in stuck.values_list("pk", flat=True):
+    for credential_id in TEST_RUNS.stuck(older_than=older_than).values_list("pk", flat=True):
         with transaction.atomic():
             credential = (
                 Credential.objects.select_for_update(skip_locked=True)
@@ -239,10 +200,7 @@ def credential_tests_sweep(*, older_than: timedelta | None = None) -> int:
             )
             if credential is None:
                 continue
-            message = (
-                f"The test did not finish within {int(stuck_after().total_seconds())} s: "
-                "the worker running it may have stopped. Run it again."
-            )
+            message = TEST_RUNS.overdue_message("test", "Run it again.")
             credential.test_status = CredentialTestStatus.FAILED
             credential.test_message = message
             credential.last_tested = timezone.now()
@@ -275,7 +233,7 @@ def credential_retest_scheduled() -> int:
     for credential_id in due:
         with transaction.atomic():
             credential = Credential.objects.select_for_update(skip_locked=True).filter(pk=credential_id).first()
-            if credential is None or _is_running(credential, now):
+            if credential is None or TEST_RUNS.is_running(credential, now):
                 continue
             _start(credential, actor_id=credential.owner_id, trigger=SCHEDULED)
         queued += 1

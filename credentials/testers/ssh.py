@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import paramiko
 from django.views.decorators.debug import sensitive_variables
@@ -22,7 +22,7 @@ class _RecordingRejectPolicy(paramiko.RejectPolicy):
     def __init__(self) -> None:
         self.offered: paramiko.PKey | None = None
 
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> NoReturn:
         self.offered = key
         super().missing_host_key(client, hostname, key)
 
@@ -101,7 +101,7 @@ class SSHKeyTester(Tester):
                 allow_agent=False,
                 look_for_keys=False,
             )
-            server_key = client.get_transport().get_remote_server_key()
+            server_key = client.get_transport().get_remote_server_key()  # type: ignore[union-attr]  # connected
         except paramiko.BadHostKeyException as exc:
             raise TestFailed(
                 f"The server at {where} offered the {exc.key.get_name()} host key {exc.key.fingerprint}, but the "

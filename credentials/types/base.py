@@ -29,17 +29,18 @@ class CredentialType:
     ``credential_types.py`` module, which ``autodiscover()`` imports at start-up.
     """
 
-    slug: ClassVar[str] = ""
-    name: ClassVar[str] = ""
-    category: ClassVar[str] = "other"
-    icon: ClassVar[str] = "key"
-    description: ClassVar[str] = ""
-    fields: ClassVar[tuple[Field, ...]] = ()
+    # Class attributes of the built-in types; a custom type sets them on its instance (below).
+    slug: str = ""
+    name: str = ""
+    category: str = "other"
+    icon: str = "key"
+    description: str = ""
+    fields: tuple[Field, ...] = ()
     # Fields that name where the secret is sent (its hosts): the allowed hosts follow them.
-    destination_fields: ClassVar[tuple[str, ...]] = ()
+    destination_fields: tuple[str, ...] = ()
     # Fields that shape how the secret travels (port, TLS mode, CA certificate, the header that
     # carries it). With the destinations, they are the credential's route (DESIGN.md invariant 9).
-    transport_fields: ClassVar[tuple[str, ...]] = ()
+    transport_fields: tuple[str, ...] = ()
     # PEM certificates (a CA to verify the server with), parsed when saved.
     certificate_fields: ClassVar[tuple[str, ...]] = ()
     # Hosts the secret may reach besides those named by its fields (github.com for git).

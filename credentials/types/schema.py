@@ -280,7 +280,7 @@ def _parse_field(item: Any, earlier: list[Field], problems: list[str], *, stored
         problems.extend(_cost_problems(item))
     options = _parse_options(item.get("options", []), field_type, problems)
     show_if = _parse_show_if(item.get("show_if", {}), earlier, problems)
-    if problems:
+    if problems or not isinstance(name, str):  # a name that is not text is among the problems
         return None
     spec = Field(
         name=name,

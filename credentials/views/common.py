@@ -19,7 +19,7 @@ KNOWN_ICONS = frozenset({"key", "github", "gitlab", "terminal", "database", "glo
 def visible_credential(request: HttpRequest, pk: Any) -> tuple[Credential, list[str]]:
     """The credential and what the caller may do with it; 404 when they may not see it (invariant 5)."""
     try:
-        credential = credential_get_for_user(request.user, pk)
+        credential = credential_get_for_user(request.user, credential_id=pk)
     except CredentialNotFound:
         raise Http404("Credential not found.") from None
     return credential, actions_for(request.user, credential)

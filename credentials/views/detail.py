@@ -48,14 +48,14 @@ def credential_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     }
     # *use* alone shows what the list shows; the rest needs *view* (share, for who it is shared with).
     if VIEW in allowed:
-        usage = credential_usage_for_user(request.user, credential)
+        usage = credential_usage_for_user(request.user, credential=credential)
         context.update(
             fields=field_rows(credential),
             usage=usage,
             # Each plugin links to its page only for a viewer who may open it ("visible").
             plugin_usage=usage.get("plugins", []),
-            events=list(credential_audit_events_for_user(request.user, credential)[:RECENT_EVENTS]),
+            events=list(credential_audit_events_for_user(request.user, credential=credential)[:RECENT_EVENTS]),
         )
     if VIEW in allowed or SHARE in allowed:
-        context["shares"] = credential_shares_for_user(request.user, credential)
+        context["shares"] = credential_shares_for_user(request.user, credential=credential)
     return render(request, "credentials/detail.html", context)

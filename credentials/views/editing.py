@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_safe
 
+from config.actors import signed_in
 from config.addresses import client_ip
 from credentials.errors import CredentialInUse, CredentialNotFound, CredentialPermissionDenied
 from credentials.forms.credential import CredentialForm
@@ -57,7 +58,7 @@ def credential_create_page(request: HttpRequest, type_slug: str) -> HttpResponse
     type_row = _active_type(type_slug)
     form = CredentialForm(request.POST or None, type_spec=type_row.spec, teams=_teams_for(request.user))
     if request.method == "POST":
-        credential = form.submit(actor=request.user, ip=client_ip(request))
+        credential = form.submit(actor=signed_in(request.user), ip=client_ip(request))
         if credential is not None:
             messages.success(request, f"Credential “{credential.name}” saved.")
             return redirect("credentials:detail", pk=credential.pk)
@@ -73,7 +74,7 @@ def credential_edit_page(request: HttpRequest, pk: Any) -> HttpResponse:
     require(allowed, CHANGE, "You may not change this credential.")
     form = CredentialForm(request.POST or None, type_spec=credential.type.spec, credential=credential)
     if request.method == "POST":
-        saved = form.submit(actor=request.user, ip=client_ip(request))
+        saved = form.submit(actor=signed_in(request.user), ip=client_ip(request))
         if saved is not None:
             messages.success(request, f"Credential “{saved.name}” saved.")
             return redirect("credentials:detail", pk=saved.pk)
@@ -93,7 +94,7 @@ def credential_delete_page(request: HttpRequest, pk: Any) -> HttpResponse:
     require(allowed, DELETE, "You may not delete this credential.")
     if request.method == "POST":
         try:
-            credential_delete(actor=request.user, credential_id=credential.pk, ip=client_ip(request))
+            credential_delete(actor=signed_in(request.user), credential_id=credential.pk, ip=client_ip(request))
         except CredentialNotFound:
             raise Http404("Credential not found.") from None
         except CredentialPermissionDenied as exc:
@@ -106,6 +107,6 @@ def credential_delete_page(request: HttpRequest, pk: Any) -> HttpResponse:
         messages.success(request, f"Credential “{credential.name}” deleted.")
         return redirect("credentials:list")
     # What a deletion breaks: the services that used the secret, and the plugins that stop it.
-    usage = credential_usage_for_user(request.user, credential) if VIEW in allowed else None
+    usage = credential_usage_for_user(request.user, credential=credential) if VIEW in allowed else None
     context = {"credential": credential, "usage": usage, "plugin_usage": (usage or {}).get("plugins", [])}
     return render(request, "credentials/delete.html", context)

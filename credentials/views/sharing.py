@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from config.actors import signed_in
 from config.addresses import client_ip
 from credentials.errors import CredentialNotFound, InvalidCredential
 from credentials.forms.share import ShareForm
@@ -26,14 +27,14 @@ from credentials.views.common import require, visible_credential
 def credential_shares_page(request: HttpRequest, pk: Any) -> HttpResponse:
     credential, allowed = visible_credential(request, pk)
     # Without *view* or *share* this raises CredentialPermissionDenied, a PermissionDenied: 403.
-    shares = credential_shares_for_user(request.user, credential)
+    shares = credential_shares_for_user(request.user, credential=credential)
     form = ShareForm(request.POST or None) if SHARE in allowed else None
     if request.method == "POST":
         require(allowed, SHARE, "You may not share this credential.")
-        if form.is_valid():
+        if form is not None and form.is_valid():  # there is a form: the caller may share
             try:
                 share = credential_share(
-                    actor=request.user,
+                    actor=signed_in(request.user),
                     credential_id=credential.pk,
                     permissions=form.cleaned_data["permissions"],
                     ip=client_ip(request),
@@ -60,7 +61,9 @@ def credential_unshare_page(request: HttpRequest, pk: Any) -> HttpResponse:
         messages.error(request, "That share no longer exists.")
         return redirect("credentials:shares", pk=credential.pk)
     try:
-        share = credential_unshare(actor=request.user, credential_id=credential.pk, ip=client_ip(request), **grantee)
+        share = credential_unshare(
+            actor=signed_in(request.user), credential_id=credential.pk, ip=client_ip(request), **grantee
+        )
     except CredentialNotFound:
         raise Http404("Credential not found.") from None
     except InvalidCredential as exc:

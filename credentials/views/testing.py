@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from config.actors import signed_in
 from config.addresses import client_ip
 from credentials.errors import CredentialNotFound, TestQueueUnavailable
 from credentials.permissions import USE
@@ -23,7 +24,7 @@ def credential_test_page(request: HttpRequest, pk: Any) -> HttpResponse:
     credential, allowed = visible_credential(request, pk)
     require(allowed, USE, "You may not use this credential.")
     try:
-        credential_test_request(actor=request.user, credential_id=credential.pk, ip=client_ip(request))
+        credential_test_request(actor=signed_in(request.user), credential_id=credential.pk, ip=client_ip(request))
     except CredentialNotFound:
         raise Http404("Credential not found.") from None
     # CredentialPermissionDenied is a PermissionDenied: Django answers 403 with its message.

@@ -7,7 +7,7 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
-from credentials.api.serializers import StrictCharField, StrictInput
+from config.api.inputs import StrictCharField, StrictInput
 from plugins.models import Plugin, PluginStatus
 
 
@@ -46,7 +46,7 @@ class PluginOutput(serializers.Serializer):
     repo_url = serializers.CharField()
     ref = serializers.CharField()
     credential = PluginCredentialOutput(allow_null=True)
-    owner = serializers.CharField()
+    owner = serializers.CharField(source="owner.get_username")
     status = serializers.ChoiceField(choices=PluginStatus.choices)
     commit = serializers.CharField(help_text="The commit checked out, once installed.")
     last_error = serializers.CharField(help_text="Why the last sync failed (redacted).")
@@ -54,31 +54,10 @@ class PluginOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField()
     last_synced_at = serializers.DateTimeField(allow_null=True)
     credential_used_at = serializers.DateTimeField(allow_null=True)
-    status_url = serializers.CharField()
+    status_url = serializers.SerializerMethodField()
 
-
-def plugin_output(plugin: Plugin) -> dict[str, Any]:
-    credential = plugin.credential
-    return {
-        "id": plugin.pk,
-        "name": plugin.name,
-        "repo_url": plugin.repo_url,
-        "ref": plugin.ref,
-        "credential": (
-            {"id": credential.pk, "name": credential.name, "environment": credential.environment}
-            if credential is not None
-            else None
-        ),
-        "owner": plugin.owner.get_username(),
-        "status": plugin.status,
-        "commit": plugin.commit,
-        "last_error": plugin.last_error,
-        "created_at": plugin.created_at,
-        "updated_at": plugin.updated_at,
-        "last_synced_at": plugin.last_synced_at,
-        "credential_used_at": plugin.credential_used_at,
-        "status_url": reverse("plugin-detail", kwargs={"pk": plugin.pk}),
-    }
+    def get_status_url(self, plugin: Plugin) -> str:
+        return reverse("plugin-detail", kwargs={"pk": plugin.pk})
 
 
 def credential_choice(data: dict[str, Any]) -> dict[str, Any]:

@@ -10,24 +10,19 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.actors import signed_in
 from config.addresses import client_ip
 from config.api.pagination import OneQueryPageNumberPagination
 from config.api.schema import errors_for
 from plugins import selectors, services
-from plugins.api.serializers import (
-    PluginCreateInput,
-    PluginOutput,
-    PluginUpdateInput,
-    credential_choice,
-    plugin_output,
-)
+from plugins.api.serializers import PluginCreateInput, PluginOutput, PluginUpdateInput, credential_choice
 from plugins.models import Plugin
 
 _ID = OpenApiParameter("id", str, OpenApiParameter.PATH, description="The plugin's id (a UUID).")
 
 
 def _accepted(plugin: Plugin) -> Response:
-    body = plugin_output(plugin)
+    body = PluginOutput(plugin).data
     return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
 
 
@@ -71,18 +66,18 @@ class PluginViewSet(viewsets.GenericViewSet):
     # every verb, OPTIONS and unsupported methods included.
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        self.plugin = selectors.plugin_get_for_user(request.user, kwargs["pk"]) if "pk" in kwargs else None
+        self.plugin = selectors.plugin_get_for_user(request.user, plugin_id=kwargs["pk"]) if "pk" in kwargs else None
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(selectors.plugin_list_for_user(request.user))
-        return self.get_paginated_response([plugin_output(plugin) for plugin in page])
+        return self.get_paginated_response(PluginOutput(page, many=True).data)
 
     def create(self, request: Request) -> Response:
         payload = PluginCreateInput(data=request.data)
         payload.is_valid(raise_exception=True)
         data = dict(payload.validated_data)
         plugin = services.plugin_register(
-            actor=request.user,
+            actor=signed_in(request.user),
             name=data["name"],
             repo_url=data["repo_url"],
             ref=data.get("ref", ""),
@@ -92,7 +87,7 @@ class PluginViewSet(viewsets.GenericViewSet):
         return _accepted(plugin)
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(plugin_output(self.plugin))
+        return Response(PluginOutput(self.plugin).data)
 
     def partial_update(self, request: Request, pk: str) -> Response:
         payload = PluginUpdateInput(data=request.data)
@@ -100,12 +95,12 @@ class PluginViewSet(viewsets.GenericViewSet):
         data: dict[str, Any] = dict(payload.validated_data)
         changes = {key: data[key] for key in ("name", "ref") if key in data}
         plugin = services.plugin_update(
-            actor=request.user, plugin_id=pk, ip=client_ip(request), **changes, **credential_choice(data)
+            actor=signed_in(request.user), plugin_id=pk, ip=client_ip(request), **changes, **credential_choice(data)
         )
-        return Response(plugin_output(plugin))
+        return Response(PluginOutput(plugin).data)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        services.plugin_delete(actor=request.user, plugin_id=pk, ip=client_ip(request))
+        services.plugin_delete(actor=signed_in(request.user), plugin_id=pk, ip=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -118,4 +113,6 @@ class PluginViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"], pagination_class=None)
     def sync(self, request: Request, pk: str) -> Response:
-        return _accepted(services.plugin_sync_request(actor=request.user, plugin_id=pk, ip=client_ip(request)))
+        return _accepted(
+            services.plugin_sync_request(actor=signed_in(request.user), plugin_id=pk, ip=client_ip(request))
+        )

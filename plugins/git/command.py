@@ -71,7 +71,7 @@ class SSHAuth:
         return "<SSHAuth ***>"
 
 
-@sensitive_variables("secret", "password", "basic")
+@sensitive_variables("secret", "http_auth", "password", "basic")
 def auth_for(secret: RevealedSecret | None, location: RepoLocation, redactor: Redactor) -> HTTPSAuth | SSHAuth | None:
     """What git needs from ``secret`` for ``location``; refuses a type that does not fit, or a host not allowed."""
     if secret is None:
@@ -94,7 +94,11 @@ def auth_for(secret: RevealedSecret | None, location: RepoLocation, redactor: Re
             username=location.user or secret.get("username") or "git",
             known_hosts=secret.get("host_keys") or "",
         )
-    username, password = spec.git_http_auth(secret.values)
+    # A type from another app may say "https" without saying what git sends: refused, not a crash.
+    http_auth = spec.git_http_auth(secret.values) if spec is not None else None
+    if http_auth is None:
+        raise GitError(_misfit(secret.type_slug, "", location))
+    username, password = http_auth
     basic = f"{username}:{password}"
     redactor.add(password)
     redactor.add(basic)  # and so its base64, which is what the header carries

@@ -68,7 +68,8 @@ def _tool_environment(work_dir: Path, **extra: str) -> dict[str, str]:
 def _agent_pid(agent: subprocess.Popen, deadline: Deadline) -> int:
     # The agent listens on its socket before its child runs, so the pid's arrival means it is ready.
     ready, _, _ = select.select([agent.stdout], [], [], deadline.left())
-    line = agent.stdout.readline() if ready else b""
+    # The agent is started with stdin and stdout pipes (above), which Popen's type leaves optional.
+    line = agent.stdout.readline() if ready else b""  # type: ignore[union-attr]
     if not line.strip().isdigit():
         raise GitError("ssh-agent did not start.")
     return int(line)
@@ -86,8 +87,8 @@ def _stop_agent(agent: subprocess.Popen, pidfd: int | None) -> None:
                     break
         finally:
             os.close(pidfd)
-    agent.stdin.close()  # its child ends, and with it any agent we could not signal
-    agent.stdout.close()
+    agent.stdin.close()  # type: ignore[union-attr]  # its child ends, and with it any agent we could not signal
+    agent.stdout.close()  # type: ignore[union-attr]  # both are pipes (see _agent_pid)
     try:
         agent.wait(5)
     except subprocess.TimeoutExpired:

@@ -10,8 +10,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from config.actors import signed_in
 from config.addresses import client_ip
-from credentials.errors import QueueUnavailable
+from config.errors import QueueUnavailable
 from plugins.errors import PluginNotFound
 from plugins.services import plugin_delete, plugin_sync_request
 from plugins.views.common import progress, visible_plugin
@@ -22,7 +23,7 @@ from plugins.views.common import progress, visible_plugin
 def plugin_sync_page(request: HttpRequest, pk: Any) -> HttpResponse:
     plugin = visible_plugin(request, pk)
     try:
-        synced = plugin_sync_request(actor=request.user, plugin_id=plugin.pk, ip=client_ip(request))
+        synced = plugin_sync_request(actor=signed_in(request.user), plugin_id=plugin.pk, ip=client_ip(request))
     except PluginNotFound:
         raise Http404("Plugin not found.") from None
     except QueueUnavailable as exc:
@@ -38,7 +39,7 @@ def plugin_delete_page(request: HttpRequest, pk: Any) -> HttpResponse:
     plugin = visible_plugin(request, pk)
     if request.method == "POST":
         try:
-            plugin_delete(actor=request.user, plugin_id=plugin.pk, ip=client_ip(request))
+            plugin_delete(actor=signed_in(request.user), plugin_id=plugin.pk, ip=client_ip(request))
         except PluginNotFound:
             raise Http404("Plugin not found.") from None
         messages.success(request, f"Plugin “{plugin.name}” deleted, with its checkout.")

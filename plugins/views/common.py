@@ -14,7 +14,7 @@ from plugins.selectors import plugin_get_for_user
 def visible_plugin(request: HttpRequest, pk: Any) -> Plugin:
     """The plugin, if the caller may see it; 404 whether it is missing or someone else's (invariant 5)."""
     try:
-        return plugin_get_for_user(request.user, pk)
+        return plugin_get_for_user(request.user, plugin_id=pk)
     except PluginNotFound:
         raise Http404("Plugin not found.") from None
 

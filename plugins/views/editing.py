@@ -10,8 +10,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from config.actors import signed_in
 from config.addresses import client_ip
-from credentials.errors import QueueUnavailable
+from config.errors import QueueUnavailable
 from plugins.errors import InvalidPlugin, PluginNotFound
 from plugins.forms import PluginEditForm, PluginRegisterForm
 from plugins.services import plugin_register, plugin_update
@@ -24,7 +25,7 @@ def plugin_register_page(request: HttpRequest) -> HttpResponse:
     form = PluginRegisterForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            plugin = plugin_register(actor=request.user, ip=client_ip(request), **form.register_arguments())
+            plugin = plugin_register(actor=signed_in(request.user), ip=client_ip(request), **form.register_arguments())
         except InvalidPlugin as exc:
             form.add_service_errors(exc)
         except QueueUnavailable as exc:
@@ -44,7 +45,7 @@ def plugin_edit_page(request: HttpRequest, pk: Any) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             saved = plugin_update(
-                actor=request.user, plugin_id=plugin.pk, ip=client_ip(request), **form.update_arguments()
+                actor=signed_in(request.user), plugin_id=plugin.pk, ip=client_ip(request), **form.update_arguments()
             )
         except PluginNotFound:
             raise Http404("Plugin not found.") from None

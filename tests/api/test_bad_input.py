@@ -96,6 +96,10 @@ def team(owner):
         pytest.param({"environment": "Prod Env!"}, ("environment",), id="bad-environment"),
         pytest.param({"allowed_hosts": ["not a host!"]}, ("allowed_hosts",), id="bad-allowed-host"),
         pytest.param({"team": "nobody"}, ("team",), id="unknown-team"),
+        pytest.param({"team": ""}, ("team",), id="blank-team"),  # not read as "no team"
+        pytest.param({"team": 7}, ("team",), id="team-as-number"),
+        pytest.param({"team": "o\x00ps"}, ("team",), id="null-byte-in-team"),  # refused before any query
+        pytest.param({"team": "t" * 151}, ("team",), id="team-too-long"),
     ],
 )
 def test_bad_create_names_the_field_and_writes_nothing(api_client, change, path):
@@ -391,6 +395,7 @@ def test_a_body_nested_past_the_ceiling_is_refused_as_it_is_parsed(api_client):
         pytest.param({"user": "stranger", "permissions": []}, ("permissions",), id="no-permissions"),
         pytest.param({"user": "stranger"}, ("permissions",), id="permissions-missing"),
         pytest.param({"user": 5, "permissions": ["use"]}, ("user",), id="user-as-number"),
+        pytest.param({"group": "o\x00ps", "permissions": ["use"]}, ("group",), id="null-byte-in-group"),
         pytest.param({"user": "owner", "permissions": ["use"]}, ("user",), id="the-owner"),
         pytest.param({"user": "stranger", "permissions": ["use"], "until": "2030"}, ("until",), id="unknown-attribute"),
     ],

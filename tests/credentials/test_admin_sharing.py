@@ -87,3 +87,8 @@ def test_team_managers_are_appointed_on_the_group_page(admin_client):
     # A browser sends the CSRF token even when no box is ticked; an empty POST would not bind the form.
     assert admin_client.post(url, {"csrfmiddlewaretoken": "unchecked-in-tests"}).status_code == 302
     assert not TeamManagerPermission.objects.exists()
+    recorded = AuditEvent.objects.filter(action__startswith="manager_").order_by("id")
+    assert [(e.action, e.details["user"], e.ip) for e in recorded] == [
+        ("manager_appointed", "manager", "127.0.0.1"),
+        ("manager_removed", "manager", "127.0.0.1"),
+    ]

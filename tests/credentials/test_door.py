@@ -1,9 +1,11 @@
 """The one door: who may reveal, what is refused, ciphertext bound to its row, every outcome audited."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -12,9 +14,11 @@ from credentials.errors import (
     CredentialNotFound,
     CredentialPermissionDenied,
     CredentialUnavailable,
+    CredentialUnreadable,
     DestinationRefused,
+    RevealRefused,
 )
-from credentials.keys.ring import MisboundError, TamperedError
+from credentials.keys.ring import MisboundError, TamperedError, UnknownKeyError
 from credentials.models import Credential
 from credentials.services import credential_deactivate
 from tests.factories import make_credential, make_user, reveal
@@ -103,3 +107,54 @@ def test_destinations_come_from_the_authenticated_payload(owner):
 def test_unknown_field_names_are_a_programming_error(owner):
     with pytest.raises(ValueError, match=r"no field"):
         reveal(owner, make_credential(owner), fields=["password"])
+
+
+def test_every_refusal_is_one_family_that_callers_catch_once(owner, stranger):
+    staff = make_user("view-only", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_credential"))
+    usable = make_credential(owner)
+    inactive = make_credential(owner)
+    credential_deactivate(actor=owner, credential_id=inactive.pk)
+    expired = make_credential(owner, expires_at=timezone.now() + timedelta(seconds=30))
+    Credential.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    misbound, tampered, unknown_key = (make_credential(owner) for _ in range(3))
+    Credential.objects.filter(pk=misbound.pk).update(ciphertext=usable.ciphertext, key_id=usable.key_id)
+    Credential.objects.filter(pk=tampered.pk).update(ciphertext=tampered.ciphertext[:-8] + "AAAAAAAA")
+    Credential.objects.filter(pk=unknown_key.pk).update(key_id="0" * 16)
+    attempts = {
+        "malformed id": lambda: credential_reveal(actor=owner, credential_id="not-a-uuid", service="tests"),
+        "missing": lambda: credential_reveal(actor=owner, credential_id=uuid.uuid4(), service="tests"),
+        "hidden": lambda: reveal(stranger, usable),
+        "view only": lambda: reveal(staff, usable),
+        "inactive": lambda: reveal(owner, inactive),
+        "expired": lambda: reveal(owner, expired),
+        "misbound": lambda: reveal(owner, misbound),
+        "tampered": lambda: reveal(owner, tampered),
+        "unknown key": lambda: reveal(owner, unknown_key),
+        "elsewhere": lambda: reveal(owner, usable).check_destination("evil.example"),
+    }
+    refused = {}
+    for outcome, attempt in attempts.items():
+        with pytest.raises(RevealRefused) as caught:
+            attempt()
+        refused[outcome] = type(caught.value)
+    assert refused == {
+        "malformed id": CredentialNotFound,
+        "missing": CredentialNotFound,
+        "hidden": CredentialNotFound,
+        "view only": CredentialPermissionDenied,
+        "inactive": CredentialUnavailable,
+        "expired": CredentialUnavailable,
+        "misbound": MisboundError,
+        "tampered": TamperedError,
+        "unknown key": UnknownKeyError,
+        "elsewhere": DestinationRefused,
+    }
+    # A row the key ring cannot open is the family's member for an unreadable row, with the ring's details.
+    assert all(issubclass(refused[o], CredentialUnreadable) for o in ("misbound", "tampered", "unknown key"))
+    # Still Django's PermissionDenied: the pages and the API answer 403 as before.
+    assert issubclass(CredentialPermissionDenied, PermissionDenied)
+    # A field name the type does not have is the caller's bug, not a refusal.
+    with pytest.raises(ValueError) as caught:
+        reveal(owner, usable, fields=["password"])
+    assert not isinstance(caught.value, RevealRefused)

@@ -14,26 +14,26 @@ from tests.factories import make_credential, make_user
 
 def test_change_implies_view_but_not_use(owner, friend, credential):
     credential_share(actor=owner, credential_id=credential.pk, user=friend, permissions=["change"])
-    assert actions_for(friend, credential_get_for_user(friend, credential.pk)) == ["view", "change"]
+    assert actions_for(friend, credential_get_for_user(friend, credential_id=credential.pk)) == ["view", "change"]
     with pytest.raises(CredentialPermissionDenied):
         credential_reveal(actor=friend, credential_id=credential.pk, service="test")
 
 
 def test_team_members_use_and_managers_change_and_share(owner, friend, stranger, superuser, ops, team_credential):
     ops.user_set.add(friend)
-    assert actions_for(friend, credential_get_for_user(friend, team_credential.pk)) == ["use"]
+    assert actions_for(friend, credential_get_for_user(friend, credential_id=team_credential.pk)) == ["use"]
     credential_reveal(actor=friend, credential_id=team_credential.pk, service="test")
 
     manager = make_user("manager")
     team_set_manager(actor=superuser, team=ops, user=manager, is_manager=True)
-    fresh = credential_get_for_user(manager, team_credential.pk)
+    fresh = credential_get_for_user(manager, credential_id=team_credential.pk)
     assert actions_for(manager, fresh) == ["use", "view", "change", "share"]
     credential_update(actor=manager, credential_id=team_credential.pk, changes={"description": "by the manager"})
     credential_share(actor=manager, credential_id=team_credential.pk, user=stranger, permissions=["use"])
     assert not user_can(manager, "delete", fresh)
 
     team_set_manager(actor=superuser, team=ops, user=manager, is_manager=False)
-    assert actions_for(manager, credential_get_for_user(manager, team_credential.pk)) == ["use"]
+    assert actions_for(manager, credential_get_for_user(manager, credential_id=team_credential.pk)) == ["use"]
 
 
 def test_the_list_reaches_through_every_source_in_one_query(

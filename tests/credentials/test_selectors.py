@@ -70,10 +70,10 @@ def test_lists_never_load_or_decrypt_the_ciphertext(owner, estate, django_assert
 
 
 def test_get_for_user_answers_not_found_for_hidden_and_missing(owner, stranger, estate):
-    assert credential_get_for_user(owner, estate["mine"].pk) == estate["mine"]
+    assert credential_get_for_user(owner, credential_id=estate["mine"].pk) == estate["mine"]
     for user, credential_id in ((stranger, estate["mine"].pk), (owner, "nonsense"), (owner, estate["theirs"].pk)):
         with pytest.raises(CredentialNotFound):
-            credential_get_for_user(user, credential_id)
+            credential_get_for_user(user, credential_id=credential_id)
 
 
 def test_get_by_name_and_environment(owner, stranger, estate):

@@ -29,7 +29,7 @@ def events(credential, action):
 def test_sharing_grants_what_was_asked_and_is_audited(owner, friend, credential):
     share = credential_share(actor=owner, credential_id=credential.pk, user=friend, permissions=["use"])
     assert (share.kind, share.name, share.permissions) == ("user", "friend", ("use",))
-    assert actions_for(friend, credential_get_for_user(friend, credential.pk)) == ["use"]
+    assert actions_for(friend, credential_get_for_user(friend, credential_id=credential.pk)) == ["use"]
     [event] = events(credential, AuditAction.SHARED)
     assert event.details == {"user": "friend", "user_id": friend.pk, "granted": ["use"], "now": ["use"]}
     assert event.actor_id == owner.pk
@@ -51,7 +51,7 @@ def test_unsharing_takes_back_some_or_all(owner, friend, credential):
     assert share.permissions == ()
     assert [e.details["revoked"] for e in events(credential, AuditAction.UNSHARED)] == [["change"], ["use", "view"]]
     with pytest.raises(CredentialNotFound):
-        credential_get_for_user(friend, credential.pk)
+        credential_get_for_user(friend, credential_id=credential.pk)
     # Nothing left to take back: no event.
     credential_unshare(actor=owner, credential_id=credential.pk, user=friend)
     assert len(events(credential, AuditAction.UNSHARED)) == 2
@@ -102,12 +102,12 @@ def test_group_shares_reach_every_member(owner, friend, ops, credential):
     share = credential_share(actor=owner, credential_id=credential.pk, group=ops, permissions=["use", "view"])
     assert (share.kind, share.name) == ("group", "ops")
     assert CredentialGroupPermission.objects.filter(group=ops).count() == 2
-    assert actions_for(friend, credential_get_for_user(friend, credential.pk)) == ["use", "view"]
+    assert actions_for(friend, credential_get_for_user(friend, credential_id=credential.pk)) == ["use", "view"]
     revealed = credential_reveal(actor=friend, credential_id=credential.pk, service="test")
     assert revealed["token"] == valid_fields("github_pat")["token"]
     ops.user_set.remove(friend)
     with pytest.raises(CredentialNotFound):
-        credential_get_for_user(friend, credential.pk)
+        credential_get_for_user(friend, credential_id=credential.pk)
 
 
 def test_share_list_names_users_then_groups(owner, friend, ops, credential):
@@ -159,3 +159,16 @@ def test_expiring_within_keeps_those_that_expire_soon(owner):
     make_credential(owner, name="never")
     assert [c.name for c in credential_list_for_user(owner, expiring_within=timedelta(days=7))] == ["soon"]
     assert [c.name for c in credential_list_for_user(owner, expiring_within=timedelta(days=60))] == ["later", "soon"]
+
+
+def test_appointing_and_removing_a_team_manager_is_audited_once_each(superuser, friend, ops):
+    team_set_manager(actor=superuser, team=ops, user=friend, is_manager=True, ip="10.0.0.9")
+    team_set_manager(actor=superuser, team=ops, user=friend, is_manager=True)  # already one: nothing to record
+    team_set_manager(actor=superuser, team=ops, user=friend, is_manager=False)
+    team_set_manager(actor=superuser, team=ops, user=friend, is_manager=False)
+    recorded = AuditEvent.objects.filter(action__startswith="manager_").order_by("id")
+    assert [(e.action, e.details["team"], e.details["user"], e.ip) for e in recorded] == [
+        (AuditAction.MANAGER_APPOINTED, "ops", "friend", "10.0.0.9"),
+        (AuditAction.MANAGER_REMOVED, "ops", "friend", None),
+    ]
+    assert all(e.actor == superuser for e in recorded)

@@ -116,9 +116,9 @@ def test_failures_are_counted_in_a_row_flagged_and_reset_by_a_pass(
         result = run_queued(django_capture_on_commit_callbacks, actor=owner, credential_id=credential.pk)
         assert (result.test_status, result.test_failures) == ("failed", expected)
     assert "refused the connection" in result.test_message
-    from credentials.api.serializers import credential_output, credential_row_of
+    from credentials.api.serializers import CredentialOutput
 
-    output = credential_output(credential_row_of(result), ["view"], timezone.now())
+    output = CredentialOutput(result, context={"permissions": ["view"]}).data
     assert output["test_flagged"] is True and output["test_failures"] == 2
 
 

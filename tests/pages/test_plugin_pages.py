@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from audit.models import AuditAction, AuditEvent
-from credentials.errors import QueueUnavailable
+from config.errors import QueueUnavailable
 from credentials.models import Credential
 from credentials.services import credential_create
 from credentials.sharing import credential_share

@@ -7,8 +7,8 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from audit.models import AuditAction, AuditEvent
+from config.errors import QueueUnavailable
 from credentials.admin.credential import CredentialAdmin
-from credentials.errors import QueueUnavailable
 from credentials.models import Credential
 from credentials.services import credential_create
 from credentials.sharing import credential_share
@@ -109,6 +109,16 @@ def test_adding_goes_through_the_service(
     assert AuditEvent.objects.filter(action=AuditAction.PLUGIN_LINKED, credential_ref=str(token.pk)).count() == 1
     page = staff_client.get(reverse("admin:plugins_plugin_change", args=[plugin.pk])).content.decode()
     assert "Could not connect" in page and TOKEN not in page
+
+
+def test_adding_records_the_actor_and_the_client_address(staff_client, superuser, token, settings):
+    settings.TRUSTED_PROXY_COUNT = 1  # the address is client_ip's answer, not the proxy's REMOTE_ADDR
+    data = {"name": "with-address", "repo_url": UNREACHABLE_REPO, "ref": "main", "credential": str(token.pk)}
+    proxied = {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "198.51.100.9"}
+    response = staff_client.post(reverse("admin:plugins_plugin_add"), data, **proxied)
+    assert response.status_code == 302, form_errors(response)
+    event = AuditEvent.objects.get(action=AuditAction.PLUGIN_LINKED, credential_ref=str(token.pk))
+    assert (event.actor, event.ip) == (superuser, "198.51.100.9")
 
 
 @pytest.mark.parametrize(

@@ -79,7 +79,8 @@ def test_a_sync_busy_past_its_time_limit_is_failed(plugin, owner):
         name="fresh", repo_url="https://127.0.0.1:9/y.git", owner=owner, status=PluginStatus.PENDING,
         run=uuid.uuid4(), started_at=timezone.now(),
     )  # fmt: skip
-    Plugin.objects.filter(pk=plugin.pk).update(started_at=timezone.now() - syncing.stuck_after() - timedelta(1))
+    overdue = timezone.now() - syncing.SYNC_RUNS.stuck_after() - timedelta(1)
+    Plugin.objects.filter(pk=plugin.pk).update(started_at=overdue)
     assert syncing.plugin_syncs_sweep() == 1
     plugin.refresh_from_db()
     fresh.refresh_from_db()

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audit.checkpoints import read_checkpoints
+from audit.checkpoints import Checkpoint, read_checkpoints
 from audit.verification import Break, audit_verify_chain
 
 
@@ -22,7 +22,8 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", dest="find_all", help="Report every break, not the first.")
 
     def handle(self, *args: Any, checkpoints: Path | None, find_all: bool, **options: Any) -> None:
-        found, unreadable = [], []
+        found: list[Checkpoint] = []
+        unreadable: list[tuple[int, str]] = []
         if checkpoints is not None:
             try:
                 found, unreadable = read_checkpoints(checkpoints.read_text(errors="replace"))

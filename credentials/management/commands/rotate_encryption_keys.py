@@ -46,7 +46,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"  under key {key_id}: {count} rows")
             if not dry_run and total:
                 # On a terminal only: tqdm draws nothing when its stream is not a TTY (disable=None).
-                bar = tqdm(total=total, unit="row", file=self.stderr._out, disable=None, leave=False)
+                # The wrapped stream itself (OutputWrapper would end each redraw with a newline); django-stubs
+                # does not declare OutputWrapper._out.
+                bar = tqdm(total=total, unit="row", file=self.stderr._out, disable=None, leave=False)  # type: ignore[call-overload]
 
         try:
             report = credential_keys_rotate(
