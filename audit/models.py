@@ -22,6 +22,8 @@ class AuditAction(models.TextChoices):
     PLUGIN_UNLINKED = "plugin_unlinked", "Unlinked from a plugin"
     MANAGER_APPOINTED = "manager_appointed", "Team manager appointed"
     MANAGER_REMOVED = "manager_removed", "Team manager removed"
+    TOKEN_CREATED = "token_created", "API token created"
+    TOKEN_REVOKED = "token_revoked", "API token revoked"
 
 
 class AuditEvent(models.Model):

@@ -65,15 +65,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "knox",
+    "config.third_party.TokensConfig",  # knox, named for the admin
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
-    "axes",
+    "config.third_party.LockoutsConfig",  # axes, named for the admin
     "csp",
     "credentials",
     "audit",
     "plugins",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -298,7 +299,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "config.api.pagination.PageNumberPagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.errors.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"auth_token": os.environ.get("TOKEN_RATE_LIMIT", "20/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "auth_token": os.environ.get("TOKEN_RATE_LIMIT", "20/min"),
+        # Each fetch of SSH host keys connects out (several handshakes): per signed-in user.
+        "ssh_host_keys": os.environ.get("HOST_KEY_FETCH_RATE_LIMIT", "10/min"),
+    },
     # Our throttles key on config.addresses.client_ip; DRF's stock ones, if ever used, agree with it.
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

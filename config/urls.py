@@ -25,6 +25,11 @@ def _favicon(request: HttpRequest) -> HttpResponseRedirect:
     return HttpResponseRedirect(static("latchkey/favicon.svg"))
 
 
+# The admin says whose it is, in its header, its pages' titles and its index.
+admin.site.site_header = "Latchkey administration"
+admin.site.site_title = "Latchkey admin"
+admin.site.index_title = "Credentials, plugins, people and the audit trail"
+
 urlpatterns = [
     path("favicon.ico", _favicon),
     path("admin/", admin.site.urls),
@@ -36,6 +41,7 @@ urlpatterns = [
     re_path(r"^api/", _api_not_found),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("accounts.urls")),
     path("plugins/", include("plugins.urls")),
     path("", include("credentials.urls")),
 ]

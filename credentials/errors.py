@@ -69,7 +69,7 @@ class InvalidCredential(Exception):
 
 
 class DestinationRefused(RevealRefused):
-    """A use would send the secret to a host its owner did not allow (DESIGN.md invariant 9), or a
+    """A use would send the secret to a host its owner did not allow (ARCHITECTURE.md, invariant 9), or a
     connection would reach an address the outbound policy refuses (credentials/outbound.py)."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -122,9 +123,38 @@ def is_ip_literal(host: str) -> bool:
     return _literal(host) is not None
 
 
+class ConnectionFailed(OSError):
+    """The address was allowed and judged, but no connection came of it; the message says why in words."""
+
+
+# What the operating system's error numbers mean to someone testing a credential.
+_REASONS = {
+    errno.ECONNREFUSED: "nothing accepts connections there (connection refused)",
+    errno.EHOSTUNREACH: "the host cannot be reached from here",
+    errno.ENETUNREACH: "its network cannot be reached from here",
+    errno.ECONNRESET: "the server closed the connection",
+    errno.ECONNABORTED: "the connection was aborted",
+}
+
+
+def plain_reason(exc: OSError) -> str:
+    """An operating system error in words, without its "[Errno 111]" prefix."""
+    if isinstance(exc, socket.gaierror):
+        return "the server's name could not be resolved"
+    if exc.errno in _REASONS:
+        return _REASONS[exc.errno]
+    return (exc.strerror or type(exc).__name__).lower()
+
+
 def connect(destination: Destination, timeout: float | None) -> socket.socket:
-    """A TCP connection to the judged address (no name is looked up here)."""
-    return socket.create_connection((destination.address, destination.port), timeout=timeout)
+    """A TCP connection to the judged address (no name is looked up here); ConnectionFailed says why not."""
+    try:
+        return socket.create_connection((destination.address, destination.port), timeout=timeout)
+    except TimeoutError:
+        raise  # the caller says how long it waited
+    except OSError as exc:
+        where = f"{destination.host[:100]}:{destination.port}"
+        raise ConnectionFailed(exc.errno, f"Could not connect to {where}: {plain_reason(exc)}.") from None
 
 
 def refusal_reason(address: IPAddress) -> tuple[str, str] | None:

@@ -11,7 +11,7 @@ Sources of access, and what each allows:
   group) may use, view, change and share it.
 
 Deleting and sharing are never granted by a share: they stay with owners, team managers
-(share only) and admins (DESIGN.md invariant 5).
+(share only) and admins (ARCHITECTURE.md, invariant 5).
 """
 
 from __future__ import annotations

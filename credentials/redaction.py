@@ -1,4 +1,4 @@
-"""The per-operation redactor (DESIGN.md invariant 8): hides the secrets in use from text from outside."""
+"""The per-operation redactor (ARCHITECTURE.md, invariant 8): hides the secrets in use from text from outside."""
 
 from __future__ import annotations
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import operator
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import reduce
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Q, QuerySet
 from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent
 from config.actors import Caller
+from credentials import attention
 from credentials.errors import CredentialNotFound, CredentialPermissionDenied
 from credentials.models import Credential, CredentialType
 from credentials.permissions import (
@@ -83,6 +87,61 @@ def credential_rows_for_user(user: Caller, *, ids: Sequence[uuid.UUID], columns:
     rows = _base().annotate(**grant_annotations(user)).filter(pk__in=ids).values(*columns)
     by_id = {row["id"]: row for row in rows}
     return [by_id[pk] for pk in ids if pk in by_id]
+
+
+# Each row of credentials_needing_attention_for_user carries one boolean per section under these
+# names (is the row in it?) and ``last_used_at``.
+ATTENTION_FLAGS = {section: f"attention_{section}" for section in attention.SECTIONS}
+
+
+@dataclass(frozen=True)
+class CredentialsNeedingAttention:
+    counts: dict[str, int]  # per section, in attention.SECTIONS order
+    rows: QuerySet[Credential]  # the chosen section's rows (or all that need attention), sorted; not yet run
+
+
+def credentials_needing_attention_for_user(
+    user: Caller,
+    *,
+    days: int,
+    unused_days: int,
+    section: str | None = None,
+    order: str | None = None,
+    now: datetime | None = None,
+) -> CredentialsNeedingAttention:
+    """Of the active credentials ``user`` may see: how many are in each section, in one query, and the rows.
+
+    ``days`` is the "expiring" window and ``unused_days`` the "unused" one, each 1 to
+    attention.MAX_DAYS (the faces refuse others with a field message; here they are a ValueError).
+    The rows are those of ``section``, or of any section when it is None, in ``order`` (a key of
+    attention.ORDERINGS; the section's own order when None), each with the flags of ATTENTION_FLAGS,
+    ``last_used_at`` and the share flags that ``permissions.actions_for`` reads. A face pages them.
+    """
+    for name, value in (("days", days), ("unused_days", unused_days)):
+        if not 1 <= value <= attention.MAX_DAYS:
+            raise ValueError(f"{name} must be between 1 and {attention.MAX_DAYS}, not {value}.")
+    if section is not None and section not in attention.SECTIONS:
+        raise ValueError(f"unknown section {section!r}")
+    order = order or attention.default_order(section)
+    if order not in attention.ORDERINGS:
+        raise ValueError(f"unknown order {order!r}")
+    conditions = attention.section_conditions(now=now or timezone.now(), days=days, unused_days=unused_days)
+    # Permission logic stays in credential_list_for_user; the counts are one conditional aggregation.
+    visible = credential_list_for_user(user, with_grants=False).filter(is_active=True)
+    totals = visible.aggregate(**{name: Count("pk", filter=condition) for name, condition in conditions.items()})
+    wanted = conditions[section] if section else reduce(operator.or_, conditions.values())
+    flags = {
+        ATTENTION_FLAGS[name]: ExpressionWrapper(condition, output_field=BooleanField())
+        for name, condition in conditions.items()
+    }
+    rows = (
+        credential_list_for_user(user)
+        .filter(is_active=True)
+        .filter(wanted)
+        .annotate(last_used_at=attention.last_used_at(), **flags)
+        .order_by(*attention.ORDERINGS[order])
+    )
+    return CredentialsNeedingAttention(counts={name: totals[name] or 0 for name in attention.SECTIONS}, rows=rows)
 
 
 def credential_get_for_user(user: Caller, *, credential_id: uuid.UUID | str) -> Credential:

@@ -40,7 +40,7 @@ from credentials.validation import (
     resolve_type,
 )
 
-# The one door is part of this layer's interface (DESIGN.md, "Layers").
+# The one door is part of this layer's interface (ARCHITECTURE.md, "Layers").
 __all__ = [
     "SECRET_PLACEHOLDER",
     "RevealedSecret",

@@ -1,13 +1,14 @@
-"""The site's own pages for credentials: list, create from a type's schema, detail, test, edit, share, delete."""
+"""The site's pages for credentials: list, needs attention, create from a schema, detail, test, edit, share, delete."""
 
 from django.urls import path
 
-from credentials.views import detail, editing, listing, sharing, testing
+from credentials.views import attention, detail, editing, listing, sharing, testing
 
 app_name = "credentials"
 
 urlpatterns = [
     path("", listing.credential_list, name="list"),
+    path("attention/", attention.credentials_attention_page, name="attention"),
     path("credentials/new/", editing.choose_type, name="choose-type"),
     path("credentials/new/<slug:type_slug>/", editing.credential_create_page, name="create"),
     path("credentials/<uuid:pk>/", detail.credential_detail, name="detail"),

@@ -124,7 +124,7 @@ def clean_fields(
 def check_secret_lengths(
     spec: types.CredentialType, values: Mapping[str, Any], entered: set[str], field_errors: dict[str, list[str]]
 ) -> None:
-    """Refuse a secret entered anew that is too short to be redacted (DESIGN.md invariant 8).
+    """Refuse a secret entered anew that is too short to be redacted (ARCHITECTURE.md, invariant 8).
 
     Masking a short value destroys the text around it (a secret "t" masks every letter t), and
     whoever may plant text that a test echoes could learn it from what gets masked. Stored

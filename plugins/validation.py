@@ -78,7 +78,7 @@ def find_credential(
         else:
             credential = credential_get_by_name_for_user(actor, name=str(name), environment=environment or "production")
     except CredentialNotFound:
-        # The same answer for a missing credential and a hidden one (DESIGN.md invariant 5).
+        # The same answer for a missing credential and a hidden one (ARCHITECTURE.md, invariant 5).
         errors["credential"] = [NO_SUCH_CREDENTIAL if credential_id else "No credential you may use has this name."]
         return None
     if not user_can(actor, USE, credential):

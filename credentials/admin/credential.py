@@ -105,8 +105,9 @@ class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):  # type: i
     view_on_site = False
 
     class Media:
-        # Shows a schema field only while its condition holds, as on the site's own pages.
-        js = ("latchkey/conditional.js",)
+        # Shows a schema field only while its condition holds, as on the site's own pages; beside an SSH
+        # key's pinned host keys, fetches a server's keys (or GitHub's and GitLab's) to tick and pin.
+        js = ("latchkey/conditional.js", "latchkey/hostkeys.js")
 
     actions = ["test_selected", "delete_selected"]
 
@@ -185,7 +186,11 @@ class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):  # type: i
         # Not ModelAdmin's get_form (hence not ActorAdminMixin): its modelform_factory builds fields
         # from the model, and these come from the credential's type.
         teams = Group.objects.all() if request.user.is_superuser else request.user.groups.all()
-        return form_for_request(CredentialAdminForm, request, type_spec=self._type_row(request, obj).spec, teams=teams)
+        # Chosen when the credential is added; moved later on the site's edit page or through the API.
+        offered = teams if obj is None else None
+        return form_for_request(
+            CredentialAdminForm, request, type_spec=self._type_row(request, obj).spec, teams=offered
+        )
 
     # The stubs' fieldset type is a private TypedDict; these plain dicts are what Django reads.
     def get_fieldsets(self, request: HttpRequest, obj: Credential | None = None) -> list[tuple[str | None, dict]]:  # type: ignore[override]

@@ -1,8 +1,10 @@
-"""Routes of the credentials API, under /api/ (DESIGN.md, "JSON API (contract)")."""
+"""Routes of the credentials API, under /api/ (the README's "Using it")."""
 
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from credentials.api.attention import CredentialAttentionViewSet
+from credentials.api.hostkeys import HostKeyPresetsView, HostKeysView
 from credentials.api.views import CredentialSharesViewSet, CredentialTypeViewSet, CredentialViewSet
 
 router = SimpleRouter()
@@ -12,6 +14,10 @@ router.register("credentials", CredentialViewSet, basename="credential")
 shares = CredentialSharesViewSet.as_view({"get": "list", "post": "create", "delete": "destroy_share"})
 
 urlpatterns = [
+    # Before the router's routes, whose credentials/{pk}/ would take "attention" for an id.
+    path("credentials/attention/", CredentialAttentionViewSet.as_view({"get": "list"}), name="credential-attention"),
     path("credentials/<str:pk>/shares/", shares, name="credential-shares"),
+    path("ssh/host-keys/", HostKeysView.as_view(), name="ssh-host-keys"),
+    path("ssh/host-keys/presets/", HostKeyPresetsView.as_view(), name="ssh-host-key-presets"),
     *router.urls,
 ]

@@ -9,7 +9,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.models import Group
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.html import escape
 from django.views.decorators.debug import sensitive_variables
 
@@ -24,6 +24,7 @@ from credentials.errors import (
 )
 from credentials.models import Credential
 from credentials.services import credential_create, credential_update
+from credentials.validation import check_attributes, clean_fields
 
 # Schema fields live under a prefix so that a type's field called "name" or "tags" cannot
 # collide with the credential's own attributes in the same form.
@@ -187,12 +188,15 @@ def schema_form_field(
 # --- The credential form -----------------------------------------------------------------------
 
 
+NOT_KEPT = "Not kept after an error: paste it again."
+
+
 class CredentialForm(forms.Form):
     """A credential's attributes and its type's fields; creates or updates through the services.
 
     Pass ``credential`` to edit one: its non-secret values are prefilled from the clear
     copies on the row (nothing is decrypted), its secrets are blank and say whether they are
-    stored. ``teams`` are the groups offered on creation (None: no team choice).
+    stored. ``teams`` are the groups offered, on creation or to move it (None: no team choice).
     """
 
     name = forms.CharField(max_length=200)
@@ -253,6 +257,7 @@ class CredentialForm(forms.Form):
             "is_active": credential.is_active,
             "retest_daily": credential.retest_daily,
             "allowed_hosts": list(credential.allowed_hosts),
+            "team": credential.team_id,
             "version": credential.version,
         }
         for spec in _shown_fields(self.type_spec):
@@ -261,16 +266,18 @@ class CredentialForm(forms.Form):
         return initial
 
     def _set_up_attributes(self, teams: QuerySet[Group] | None) -> None:
+        if teams is None:
+            del self.fields["team"]
+        elif self.credential is None:
+            self.fields["team"].queryset = teams  # type: ignore[attr-defined]  # a ModelChoiceField
+        else:
+            # Moving a credential changes who may use it: offered to those who may share it (the
+            # page decides), and credential_update checks that again, with the new team's membership.
+            offered = Q(pk__in=teams.values("pk")) | Q(pk=self.credential.team_id)
+            self.fields["team"].queryset = Group.objects.filter(offered).order_by("name")  # type: ignore[attr-defined]
         if self.credential is None:
             del self.fields["is_active"], self.fields["version"]
-            if teams is None:
-                del self.fields["team"]
-            else:
-                self.fields["team"].queryset = teams  # type: ignore[attr-defined]  # a ModelChoiceField
         else:
-            # The team is chosen here when the credential is made. Moving it later is the API's
-            # (credential_update checks that the actor may share it and is in the new team).
-            del self.fields["team"]
             self.fields["allowed_hosts"].help_text = (
                 "Hosts the secret may be sent to, one per line or comma-separated. Changing them "
                 "requires entering the secrets again; blank keeps the current hosts."
@@ -311,7 +318,41 @@ class CredentialForm(forms.Form):
         for spec in _shown_fields(self.type_spec):
             if cleaned.get(CLEAR_PREFIX + spec.name) and cleaned.get(form_field_name(spec.name)):
                 self.add_error(CLEAR_PREFIX + spec.name, "Enter a new value or clear the stored one, not both.")
+        if self.errors:
+            # The service is not asked when an input is refused here: ask its rules now, so that
+            # every problem is reported in this one round rather than one more on each submit.
+            self._add_rule_errors(cleaned)
         return cleaned
+
+    def _add_rule_errors(self, cleaned: dict[str, Any]) -> None:
+        """The services' own checks of the inputs that passed the form's, beside each input."""
+        attributes = {name: cleaned[name] for name in ("name", "environment", "description", "tags") if name in cleaned}
+        problems: dict[str, list[str]] = {}
+        check_attributes(attributes, problems)
+        if self.credential is None:
+            # On creation every field is given; an update's are merged with the stored ones by the service.
+            _, _, field_problems = clean_fields(self.type_spec, self.schema_values())
+            problems.update({form_field_name(name): messages for name, messages in field_problems.items()})
+        for name, messages in problems.items():
+            if name in self.fields and name not in self.errors:
+                for message in messages:
+                    self.add_error(name, message)
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        if self.is_bound and self.errors:
+            self._say_secrets_are_not_kept()
+
+    def _say_secrets_are_not_kept(self) -> None:
+        """A secret is never rendered back: beside each one typed in, say it must be entered again."""
+        for spec in _shown_fields(self.type_spec):
+            name = form_field_name(spec.name)
+            if spec.secret and name in self.fields and self.data.get(self.add_prefix(name)):
+                field = self.fields[name]
+                if not str(field.help_text).startswith(NOT_KEPT):
+                    field.help_text = f"{NOT_KEPT} {field.help_text}".strip()
+                    # A bound field copies its field's help text when first made (as in clean()).
+                    self[name].help_text = field.help_text
 
     def _ignore_hidden_by_condition(self, cleaned: dict[str, Any]) -> None:
         """A field whose condition does not hold is hidden on the page: its input is neither checked nor kept.
@@ -392,6 +433,8 @@ class CredentialForm(forms.Form):
         changed = set(self.changed_data)
         attributes = ("name", "environment", "description", "tags", "expires_at", "is_active", "retest_daily")
         changes = {name: self.cleaned_data[name] for name in attributes if name in changed}
+        if "team" in changed:
+            changes["team"] = self.cleaned_data["team"]
         if "allowed_hosts" in changed and self.cleaned_data["allowed_hosts"]:
             changes["allowed_hosts"] = self.cleaned_data["allowed_hosts"]
         fields = self.schema_values()
@@ -430,6 +473,7 @@ class CredentialForm(forms.Form):
 
     def add_service_errors(self, exc: InvalidCredential) -> None:
         """Put each message beside its input; what has no input goes to the form's own errors."""
+        self._say_secrets_are_not_kept()
         for key, messages in exc.errors.items():
             self._add_messages(key if key in self.fields else None, key, messages)
         for key, messages in exc.field_errors.items():

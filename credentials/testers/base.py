@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import socket
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from celery.exceptions import SoftTimeLimitExceeded
 
+from credentials import outbound
 from credentials.door import RevealedSecret
 from credentials.errors import DestinationRefused
 from credentials.redaction import Redactor
@@ -41,7 +41,7 @@ class Tester:
     """Connect with a credential and check that it opens what it is for.
 
     Subclasses implement ``check`` and either return a message (passed) or raise TestFailed.
-    They connect only to hosts that ``secret.check_destination`` accepts (DESIGN.md invariant 9),
+    They connect only to hosts that ``secret.check_destination`` accepts (ARCHITECTURE.md, invariant 9),
     taken from the credential itself, never from a request.
     """
 
@@ -64,8 +64,10 @@ class Tester:
             return TestOutcome(False, "The test ran out of time and was stopped.")
         except TimeoutError:
             return TestOutcome(False, f"No answer within {self.timeout:g} s.")
-        except (OSError, socket.gaierror) as exc:
-            return TestOutcome(False, redactor.shorten(f"Could not connect: {exc}"))
+        except (outbound.UnresolvableHost, outbound.ConnectionFailed) as exc:
+            return TestOutcome(False, redactor.shorten(exc.strerror or str(exc)))
+        except OSError as exc:
+            return TestOutcome(False, redactor.shorten(f"Could not connect: {outbound.plain_reason(exc)}."))
         except Exception as exc:  # a library's surprise is still a failed test, not a crashed worker
             logger.warning("credential tester %s failed with %s", type(self).__name__, type(exc).__name__)
             return TestOutcome(False, redactor.shorten(f"The test failed: {type(exc).__name__}: {exc}"))

@@ -61,7 +61,6 @@ class PostgresTester(Tester):
                 "port": port,
                 "dbname": database,
                 "user": user,
-                "password": secret["password"],
                 "sslmode": sslmode,
                 "connect_timeout": int(self.timeout),
                 "application_name": "latchkey-credential-test",
@@ -70,6 +69,15 @@ class PostgresTester(Tester):
             }
             if ca_path:
                 params["sslrootcert"] = ca_path
+            password = secret.get("password") or ""
+            if password:
+                params["password"] = password
+            else:
+                # No password stored: the role must get in without one. libpq would otherwise offer
+                # the worker's own PGPASSWORD or ~/.pgpass; with require_auth=none it refuses to
+                # answer any request for a password, and reads no password file.
+                params["require_auth"] = "none"
+                params["passfile"] = os.devnull
             try:
                 connection = psycopg2.connect(**params)
             except psycopg2.OperationalError as exc:
@@ -84,7 +92,8 @@ class PostgresTester(Tester):
             finally:
                 connection.close()
         major = f"{version // 10000}.{version % 10000}" if version >= 100000 else str(version)
-        message = f"Connected to {host}:{port}/{database} as {user} and ran SELECT 1 (PostgreSQL {major})."
+        how = "" if password else " without a password (the server asked for none)"
+        message = f"Connected to {host}:{port}/{database} as {user}{how} and ran SELECT 1 (PostgreSQL {major})."
         return message, {"server_version": major}
 
 

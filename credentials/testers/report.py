@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
 
-from credentials.models import Credential, CredentialTestStatus
+from credentials.attention import ORDERINGS, SECTION_ORDERS, section_conditions
+from credentials.models import Credential
 from credentials.testers.runs import is_flagged
 
 SECTIONS = ("expired", "expiring", "failing", "never_tested")
@@ -19,19 +20,13 @@ _COLUMNS = (
 
 def credential_report(*, days: int, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
     """Rows per section; no ciphertext is read. ``failing`` is worst first (most failures in a row)."""
-    now = now or timezone.now()
+    conditions = section_conditions(now=now or timezone.now(), days=days)  # the sections' one definition
     active = Credential.objects.filter(is_active=True)
-    queries = {
-        "expired": active.filter(expires_at__lte=now).order_by("expires_at"),
-        "expiring": active.filter(expires_at__gt=now, expires_at__lte=now + timedelta(days=days)).order_by(
-            "expires_at"
-        ),
-        "failing": active.filter(test_status=CredentialTestStatus.FAILED).order_by("-test_failures", "name"),
-        "never_tested": active.filter(test_status=CredentialTestStatus.NEVER, last_tested__isnull=True).order_by(
-            "created_at"
-        ),
+    rows = {
+        section: active.filter(conditions[section]).order_by(*ORDERINGS[SECTION_ORDERS[section]]).values(*_COLUMNS)
+        for section in SECTIONS
     }
-    return {section: [_row(values) for values in queries[section].values(*_COLUMNS)] for section in SECTIONS}
+    return {section: [_row(values) for values in rows[section]] for section in SECTIONS}
 
 
 def _row(values: dict[str, Any]) -> dict[str, Any]:

@@ -39,7 +39,7 @@ class CredentialType:
     # Fields that name where the secret is sent (its hosts): the allowed hosts follow them.
     destination_fields: tuple[str, ...] = ()
     # Fields that shape how the secret travels (port, TLS mode, CA certificate, the header that
-    # carries it). With the destinations, they are the credential's route (DESIGN.md invariant 9).
+    # carries it). With the destinations, they are the credential's route (ARCHITECTURE.md, invariant 9).
     transport_fields: tuple[str, ...] = ()
     # PEM certificates (a CA to verify the server with), parsed when saved.
     certificate_fields: ClassVar[tuple[str, ...]] = ()
@@ -104,7 +104,7 @@ class CredentialType:
         cleaned = self.clean(values)
         return cleaned, self.metadata(cleaned)
 
-    # --- destinations (DESIGN.md invariant 9) ------------------------------------------------
+    # --- destinations (ARCHITECTURE.md, invariant 9) ------------------------------------------------
 
     def destination_hosts(self, values: Mapping[str, Any]) -> list[str]:
         """The hosts the fields point at; a credential's allowed hosts must include them."""

@@ -131,8 +131,11 @@ class SSHKey(CredentialType):
             input="textarea",
             max_length=65_536,
             placeholder="github.com ssh-ed25519 AAAAC3Nza…",
-            help="known_hosts lines for each server this key may connect to; "
-            "their host names are the key's allowed hosts.",
+            help="One known_hosts line (host key-type base64) per key of each server this key may connect to. "
+            "A pinned host key says which server is genuine: a server offering any other key is refused before "
+            "anything is sent. Allowed hosts say where the key may be sent: each pinned host must be one of "
+            "them, and left blank they are exactly the pinned hosts. Fetch a server's keys and compare their "
+            "fingerprints with the ones its operator publishes before you pin them.",
         ),
     )
     destination_fields = ("host_keys",)
@@ -177,6 +180,9 @@ class SSHKey(CredentialType):
             "fingerprint": key.fingerprint,
             "key_type": key.get_name(),
             "key_bits": key.get_bits(),
+            # The public half, for a deploy key or authorized_keys: not a secret, derived here so that
+            # no page has to open the sealed payload to show it.
+            "public_key": f"{key.get_name()} {key.get_base64()}",
             "host_key_fingerprints": [
                 {"hosts": list(p.hosts), "key_type": p.key_type, "fingerprint": p.fingerprint} for p in pinned
             ],
@@ -206,7 +212,13 @@ class Postgres(CredentialType):
         *_host(5432),
         Field(name="database", label="Database", required=True, max_length=63),
         Field(name="username", label="User name", required=True, max_length=63),
-        Field(name="password", label="Password", secret=True, required=True, max_length=1024),
+        Field(
+            name="password",
+            label="Password",
+            secret=True,
+            max_length=1024,
+            help="Leave it empty for a role the server lets in without one (trust authentication).",
+        ),
         Field(
             name="sslmode",
             label="SSL mode",

@@ -1,4 +1,4 @@
-"""Host names: the destinations a credential may be sent to (DESIGN.md invariant 9)."""
+"""Host names: the destinations a credential may be sent to (ARCHITECTURE.md, invariant 9)."""
 
 import ipaddress
 import re

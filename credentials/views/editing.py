@@ -18,7 +18,7 @@ from config.addresses import client_ip
 from credentials.errors import CredentialInUse, CredentialNotFound, CredentialPermissionDenied
 from credentials.forms.credential import CredentialForm
 from credentials.models import CredentialType
-from credentials.permissions import CHANGE, DELETE, VIEW, managed_teams
+from credentials.permissions import CHANGE, DELETE, SHARE, VIEW, managed_teams
 from credentials.selectors import credential_type_list, credential_types_by_category, credential_usage_for_user
 from credentials.services import credential_delete
 from credentials.views.common import icon_of, require, visible_credential
@@ -72,7 +72,8 @@ def credential_create_page(request: HttpRequest, type_slug: str) -> HttpResponse
 def credential_edit_page(request: HttpRequest, pk: Any) -> HttpResponse:
     credential, allowed = visible_credential(request, pk)
     require(allowed, CHANGE, "You may not change this credential.")
-    form = CredentialForm(request.POST or None, type_spec=credential.type.spec, credential=credential)
+    teams = _teams_for(request.user) if SHARE in allowed else None
+    form = CredentialForm(request.POST or None, type_spec=credential.type.spec, credential=credential, teams=teams)
     if request.method == "POST":
         saved = form.submit(actor=signed_in(request.user), ip=client_ip(request))
         if saved is not None:

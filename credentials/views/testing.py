@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from config.actors import signed_in
 from config.addresses import client_ip
 from credentials.errors import CredentialNotFound, TestQueueUnavailable
+from credentials.models import Credential, CredentialTestStatus
 from credentials.permissions import USE
 from credentials.testers.runs import credential_test_request
 from credentials.views.common import require, visible_credential
@@ -31,5 +32,16 @@ def credential_test_page(request: HttpRequest, pk: Any) -> HttpResponse:
     except TestQueueUnavailable as exc:
         messages.error(request, str(exc))
     else:
-        messages.info(request, "The test is running; this page shows its result when it ends.")
+        _announce(request, credential)
     return redirect("credentials:detail", pk=credential.pk)
+
+
+def _announce(request: HttpRequest, credential: Credential) -> None:
+    """Say where the test stands, worded and coloured by it: with tasks run in-process it is already over."""
+    credential.refresh_from_db(fields=["test_status", "test_message"])
+    if credential.test_status == CredentialTestStatus.PASSED:
+        messages.success(request, f"The test passed: {credential.test_message}")
+    elif credential.test_status == CredentialTestStatus.FAILED:
+        messages.error(request, f"The test failed: {credential.test_message}")
+    else:
+        messages.info(request, "The test is running; this page shows its result when it ends.")

@@ -1,4 +1,4 @@
-"""Routes of the plugins API, under /api/ (DESIGN.md, "JSON API (contract)")."""
+"""Routes of the plugins API, under /api/ (the README's "Using it")."""
 
 from rest_framework.routers import SimpleRouter
 

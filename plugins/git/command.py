@@ -83,7 +83,7 @@ def auth_for(secret: RevealedSecret | None, location: RepoLocation, redactor: Re
     transport = spec.git_transport if spec is not None else ""
     if transport != location.transport:
         raise GitError(_misfit(secret.type_slug, transport, location))
-    # Here, so that no caller can clone without it (DESIGN.md invariant 9).
+    # Here, so that no caller can clone without it (ARCHITECTURE.md, invariant 9).
     secret.check_destination(location.host)
     for value in secret.secret_values:
         redactor.add(value)

@@ -15,7 +15,7 @@ from config.addresses import client_ip
 from config.errors import QueueUnavailable
 from plugins.errors import PluginNotFound
 from plugins.services import plugin_delete, plugin_sync_request
-from plugins.views.common import progress, visible_plugin
+from plugins.views.common import announce, visible_plugin
 
 
 @login_required
@@ -29,7 +29,7 @@ def plugin_sync_page(request: HttpRequest, pk: Any) -> HttpResponse:
     except QueueUnavailable as exc:
         messages.error(request, str(exc))
     else:
-        messages.info(request, f"Sync: {progress(synced)}")
+        announce(request, synced, "Sync requested")
     return redirect("plugins:detail", pk=plugin.pk)
 
 

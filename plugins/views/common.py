@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.http import Http404, HttpRequest
 
 from plugins.errors import PluginNotFound
@@ -19,8 +20,16 @@ def visible_plugin(request: HttpRequest, pk: Any) -> Plugin:
         raise Http404("Plugin not found.") from None
 
 
-def progress(plugin: Plugin) -> str:
-    """Where a clone or sync just asked for stands; with tasks run in-process (the embedded default) it is over."""
+def announce(request: HttpRequest, plugin: Plugin, done: str) -> None:
+    """One message for what was just asked (``done``: "Plugin “x” registered"), worded and coloured by its outcome.
+
+    With tasks run in-process (the embedded default) the clone is over before the page answers:
+    a failure is then an error, never a green "registered".
+    """
+    plugin.refresh_from_db(fields=["status", "last_error", "commit", "run", "started_at"])
     if plugin.is_busy:
-        return "it is running, and this page shows the result when it ends."
-    return "it failed." if plugin.status == PluginStatus.FAILED else "it is done."
+        messages.info(request, f"{done}; it is running, and this page shows the result when it ends.")
+    elif plugin.status == PluginStatus.FAILED:
+        messages.error(request, f"{done}, but it failed: {plugin.last_error or 'see below.'}")
+    else:
+        messages.success(request, f"{done}; the checkout is ready at commit {plugin.commit[:12]}.")

@@ -16,7 +16,7 @@ from config.errors import QueueUnavailable
 from plugins.errors import InvalidPlugin, PluginNotFound
 from plugins.forms import PluginEditForm, PluginRegisterForm
 from plugins.services import plugin_register, plugin_update
-from plugins.views.common import progress, visible_plugin
+from plugins.views.common import announce, visible_plugin
 
 
 @login_required
@@ -32,7 +32,7 @@ def plugin_register_page(request: HttpRequest) -> HttpResponse:
             # Nothing was kept: the form stays filled in, to send again in a minute.
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Plugin “{plugin.name}” registered; {progress(plugin)}")
+            announce(request, plugin, f"Plugin “{plugin.name}” registered")
             return redirect("plugins:detail", pk=plugin.pk)
     return render(request, "plugins/form.html", {"form": form})
 

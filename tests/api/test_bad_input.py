@@ -1,4 +1,4 @@
-"""Bad input to the JSON API: a clear 4xx that names the field, and nothing written (DESIGN.md invariant 6)."""
+"""Bad input to the JSON API: a clear 4xx that names the field, and nothing written (ARCHITECTURE.md, invariant 6)."""
 
 from __future__ import annotations
 

@@ -51,6 +51,10 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "OPTIONS /api/credentials/":                        (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
     "DELETE /api/credentials/":                         (401, 405, 405, 405, 405, 405, 405, 405, 405, 405),
 
+    "GET /api/credentials/attention/":                  (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "OPTIONS /api/credentials/attention/":              (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "POST /api/credentials/attention/":                 (401, 405, 405, 405, 405, 405, 405, 405, 405, 405),
+
     "GET /api/credentials/{id}/":                       (401, 404, 200, 200, 200, 200, 200, 200, 200, 200),
     "HEAD /api/credentials/{id}/":                      (401, 404, 200, 200, 200, 200, 200, 200, 200, 200),
     "PUT /api/credentials/{id}/":                       (401, 404, 403, 403, 200, 403, 200, 200, 200, 200),
@@ -89,6 +93,13 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "PUT /api/plugins/{id}/":                           (401, 404, 404, 404, 404, 404, 404, 405, 404, 405),
     "POST /api/plugins/{id}/sync/":                     (401, 404, 404, 404, 404, 404, 404, 202, 404, 202),
     "GET /api/plugins/{id}/sync/":                      (401, 404, 404, 404, 404, 404, 404, 405, 404, 405),
+
+    # Any signed-in user; the body aims at a link-local address, refused before anything is sent.
+    "POST /api/ssh/host-keys/":                         (401, 400, 400, 400, 400, 400, 400, 400, 400, 400),
+    "GET /api/ssh/host-keys/":                          (401, 405, 405, 405, 405, 405, 405, 405, 405, 405),
+    "OPTIONS /api/ssh/host-keys/":                      (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "GET /api/ssh/host-keys/presets/":                  (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "POST /api/ssh/host-keys/presets/":                 (401, 405, 405, 405, 405, 405, 405, 405, 405, 405),
 
     "POST /api/auth/token/":                            (200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
     "OPTIONS /api/auth/token/":                         (200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
@@ -227,6 +238,7 @@ REQUEST_BODIES: dict[str, Callable[[World, str], dict[str, Any]]] = {
     },
     "PATCH /api/plugins/{id}/": lambda w, role: {"ref": f"ref-of-{role}"},
     "POST /api/auth/token/": lambda w, role: {"username": w.users["owner"].username, "password": PASSWORD},
+    "POST /api/ssh/host-keys/": lambda w, role: {"host": "169.254.169.254", "port": 22},
 }
 
 
@@ -402,6 +414,27 @@ def test_list_shows_what_the_role_may_see(world: World, role: str) -> None:
     if appears:
         row = rows[str(world.credential.pk)]
         assert row["permissions"] == permissions
+        for key in VIEW_ONLY_KEYS:
+            assert (row[key] is None) is ("view" not in permissions), key
+    for secret in world.secrets:
+        assert secret.encode() not in response.content
+
+
+@pytest.mark.parametrize("role", list(VISIBILITY))
+def test_needs_attention_shows_what_the_role_may_see(world: World, role: str) -> None:
+    """The world's credential was never tested: it needs attention for each role that may see it, and only them."""
+    appears, permissions = VISIBILITY[role]
+
+    response = world.client(role).get("/api/credentials/attention/", {"section": "never_tested"})
+
+    assert response.status_code == 200
+    body = response.json()
+    rows = {row["id"]: row for row in body["results"]}
+    assert (str(world.credential.pk) in rows) is appears
+    assert body["counts"]["never_tested"] == len(rows)
+    if appears:
+        row = rows[str(world.credential.pk)]
+        assert row["permissions"] == permissions and "never_tested" in row["attention"]
         for key in VIEW_ONLY_KEYS:
             assert (row[key] is None) is ("view" not in permissions), key
     for secret in world.secrets:

@@ -8,6 +8,7 @@ next. Generation is bounded and seeded: the same requests every run.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import uuid
@@ -72,7 +73,23 @@ def in_process_wsgi(settings):
 
 
 @pytest.fixture
-def world(owner, owner_token, in_process_wsgi):
+def no_outbound(monkeypatch):
+    """Generated hosts for POST /api/ssh/host-keys/ reach no DNS server and no SSH server: none resolves,
+    and an IP address the policy allows times out (the real fetch is tested in tests/integration)."""
+    from credentials import hostkeys, outbound
+
+    def unresolvable(host: str, port: int) -> list[str]:
+        raise outbound.UnresolvableHost(f"Could not resolve host '{host[:100]}'.")
+
+    def silent(*args: Any) -> None:
+        raise TimeoutError
+
+    monkeypatch.setattr(outbound, "lookup_addresses", unresolvable)
+    monkeypatch.setattr(hostkeys, "_handshake", silent)
+
+
+@pytest.fixture
+def world(owner, owner_token, in_process_wsgi, no_outbound):
     """What requests meet: the caller's credentials, another's shared with it for use only, a hidden one."""
     other = make_user("other")
     mine = make_credential(owner, "github_pat")
@@ -206,6 +223,30 @@ def test_tokens_and_types_get_documented_answers(world, owner):
     assert {"github_pat", "ssh_key"} <= {row["slug"] for row in types}
     send("GET /api/credential-types/{slug}/", 200, path_parameters={"slug": "ssh_key"})
     send("GET /api/credential-types/{slug}/", 404, path_parameters={"slug": "v1.2"})  # a dot: still the API's 404
+
+
+def test_host_keys_get_documented_answers(world, monkeypatch):
+    import paramiko
+
+    from credentials import hostkeys, outbound
+
+    (key,) = [key for key in hostkeys.PRESETS[0].keys if key.key_type == "ssh-ed25519"]
+    offered = paramiko.PKey.from_type_string(key.key_type, base64.b64decode(key.line.split()[2]))
+
+    def handshake(destination: Any, key_types: tuple[str, ...], timeout: float) -> paramiko.PKey:
+        if key.key_type not in key_types:
+            raise paramiko.SSHException("Incompatible ssh peer (no acceptable host key)")
+        return offered
+
+    monkeypatch.setattr(outbound, "lookup_addresses", lambda host, port: ["93.184.215.14"])
+    monkeypatch.setattr(hostkeys, "_handshake", handshake)
+    send = _sender(world["token"])
+    answer = send("POST /api/ssh/host-keys/", 200, body={"host": "git.example.com", "port": 2222})
+    assert answer == {"keys": [{"line": f"[git.example.com]:2222 {key.key_type} {offered.get_base64()}",
+                                "type": key.key_type, "fingerprint": key.fingerprint}]}  # fmt: skip
+    send("POST /api/ssh/host-keys/", 400, body={"host": "169.254.169.254"})
+    presets = send("GET /api/ssh/host-keys/presets/", 200)
+    assert [preset["host"] for preset in presets] == ["github.com", "gitlab.com"]
 
 
 @pytest.mark.parametrize("token", [None, "lk_not-a-real-token"])

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from credentials.services import credential_create
 from plugins.models import Plugin
 from plugins.paths import checkout_path
-from tests.browser.test_site import PHONE, log_in
+from tests.browser.session import PHONE, log_in
 from tests.factories import host_key_line, make_user, valid_fields
 from tests.integration import conftest as integration
 

@@ -10,33 +10,10 @@ from django.contrib.auth.models import Group
 
 from credentials.door import credential_reveal
 from credentials.models import Credential
-from tests.factories import PASSWORD, host_key_line, make_user, ssh_keypair
+from tests.browser.session import PHONE, admin_log_in, assert_no_secret, log_in, log_out
+from tests.factories import host_key_line, make_user, ssh_keypair
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
-
-PHONE = {"width": 390, "height": 844}
-
-
-def log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Password", exact=True).press("Enter")  # the keyboard submits the form
-    page.wait_for_url(f"{base_url}/")
-
-
-def log_out(page) -> None:
-    page.get_by_role("button", name="Log out").click()
-    page.wait_for_url(re.compile(r"/accounts/login/$"))
-
-
-def assert_no_secret(page, secrets: set[str]) -> None:
-    html = page.content()
-    for secret in secrets:
-        # A private key by each line of its body (its BEGIN line is the input's placeholder).
-        for line in secret.splitlines():
-            if len(line) > 8 and not line.startswith("-----"):
-                assert line not in html, f"a secret is on {page.url}"
 
 
 def test_users_create_share_and_edit_credentials_in_the_browser(browser, live_server, screens):
@@ -176,10 +153,7 @@ def test_staff_create_a_credential_in_the_admin(browser, live_server, screens):
     context = browser.new_context()
     page = context.new_page()
     screens.watch(page)
-    page.goto(f"{base}/admin/")
-    page.locator("#id_username").fill("root")
-    page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    admin_log_in(page, base, "root")
     page.goto(f"{base}/admin/credentials/credential/add/")
     screens.shot(page, "admin choose type")
     page.get_by_role("link", name="Redis").click()

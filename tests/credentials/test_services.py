@@ -57,7 +57,8 @@ def test_create_reports_every_problem_and_writes_nothing(owner):
         )
     problems = caught.value.as_dict()
     assert set(problems) == {"name", "environment", "tags", "expires_at", "fields"}
-    assert set(problems["fields"]) == {"port", "database", "username", "password", "surprise"}
+    # The password is optional: a role may be let in without one (trust authentication).
+    assert set(problems["fields"]) == {"port", "database", "username", "surprise"}
     assert not Credential.objects.exists() and not AuditEvent.objects.exists()
 
 
@@ -312,7 +313,7 @@ def test_an_unreadable_secret_is_reported_and_repaired_by_entering_every_field(o
         update(owner, credential, fields={"username": "renamed"})
     (message,) = caught.value.errors["__all__"]
     assert str(credential.pk) in message and "Enter every field again" in message
-    assert "password" in caught.value.field_errors  # the only required field not re-entered
+    assert {"host", "database"} <= set(caught.value.field_errors)  # required, and not re-entered
 
     update(owner, credential, fields={**valid_fields("postgres", "new-password"), "username": "renamed"})
     secret = reveal(owner, credential)

@@ -247,3 +247,22 @@ def _fingerprint(key_b64: str) -> str:
 
     digest = hashlib.sha256(base64.b64decode(key_b64)).digest()
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def test_postgres_without_a_password_passes_where_the_server_trusts_and_never_offers_the_workers_own(
+    eager_tasks, own_postgres, postgres_role, owner, monkeypatch
+):
+    # The shared server (CI's) trusts loopback; our own cluster asks for a password. The test runs
+    # in this process (tasks in-process), whose PGPASSWORD is the role's right password: libpq
+    # must not offer it on the credential's behalf.
+    monkeypatch.setenv("PGPASSWORD", RIGHT)
+    trusted = {"host": LOOPBACK, "port": 5432, "database": "postgres", "username": "postgres", "sslmode": "disable"}
+    asking = {**trusted, "port": own_postgres.port, "username": postgres_role}
+
+    passed = request_test(owner, make(owner, "postgres", trusted))
+    refused = request_test(owner, make(owner, "postgres", asking))
+
+    assert passed.test_status == "passed", passed.test_message
+    assert "as postgres without a password (the server asked for none)" in passed.test_message
+    assert refused.test_status == "failed"
+    assert "refused the connection" in refused.test_message and RIGHT not in refused.test_message

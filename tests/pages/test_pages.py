@@ -180,6 +180,33 @@ def test_creating_through_the_form(owner_client, owner):
     assert "saved" in detail and credential.metadata["fingerprint"] in detail
 
 
+def test_every_problem_is_reported_in_one_round_and_the_secret_says_it_was_not_kept(owner_client):
+    # The port is refused by the form, the environment and the host by the service's rules: all at once.
+    data = add_data(
+        "postgres",
+        {"host": "not a host!", "port": "abc", "database": "app", "username": "app", "password": "typed-secret"},
+        environment="Not Valid",
+    )
+    response = owner_client.post(reverse("credentials:create", kwargs={"type_slug": "postgres"}), data)
+    assert response.status_code == 200
+    assert {"field__port", "environment", "field__host"} <= set(response.context["form"].errors)
+    html = response.content.decode()
+    assert "Not kept after an error: paste it again." in html and "typed-secret" not in html
+    assert not Credential.objects.exists()
+
+
+def test_required_inputs_are_marked_and_a_postgres_password_is_optional(owner_client):
+    form = owner_client.get(reverse("credentials:create", kwargs={"type_slug": "postgres"})).context["form"]
+    html = owner_client.get(reverse("credentials:create", kwargs={"type_slug": "postgres"})).content.decode()
+    assert re.search(r'<div class="field required"[^>]*>\s*<label for="id_name">Name</label>', html)
+    assert re.search(r'<div class="field"[^>]*>\s*<label for="id_description">', html)  # optional: no star
+    assert not form.fields["field__password"].required
+    data = add_data("postgres", {"host": "db.example.com", "port": "5432", "database": "app", "username": "app"})
+    response = owner_client.post(reverse("credentials:create", kwargs={"type_slug": "postgres"}), data)
+    assert response.status_code == 302
+    assert Credential.objects.get().secrets_set == []
+
+
 def test_a_refused_form_says_why_beside_each_field_and_keeps_all_but_the_secrets(owner_client):
     data = add_data(
         "postgres",
@@ -310,6 +337,33 @@ def test_editing_with_the_secret_left_blank_keeps_it(owner_client, owner, creden
     credential.refresh_from_db()
     assert credential.description == "moved to the new cluster" and credential.version == 2
     assert credential_reveal(actor=owner, credential_id=credential.pk, service="check")["password"] == "s3cret-value"
+
+
+def test_the_edit_page_moves_a_credential_to_a_team_its_owner_is_in(owner_client, owner, credential):
+    ops, elsewhere = Group.objects.create(name="ops"), Group.objects.create(name="elsewhere")
+    ops.user_set.add(owner)
+    url = page_urls(credential)["edit"]
+    form = owner_client.get(url).context["form"]
+    assert [team.name for team in form.fields["team"].queryset] == ["ops"]  # not a team they are not in
+    data = data_sent_back(form)
+    data["team"] = str(ops.pk)
+    assert owner_client.post(url, data).status_code == 302
+    credential.refresh_from_db()
+    assert credential.team == ops
+    [event] = AuditEvent.objects.filter(credential_ref=str(credential.pk), action="updated")
+    assert event.details["changes"]["team"] == {"old": None, "new": "ops"}
+    data = data_sent_back(owner_client.get(url).context["form"])
+    data["team"] = str(elsewhere.pk)
+    assert owner_client.post(url, data).status_code == 200  # not offered: refused beside the field
+    credential.refresh_from_db()
+    assert credential.team == ops
+
+
+def test_who_may_change_but_not_share_is_not_offered_a_team(owner, credential):
+    editor = make_user("editor")
+    credential_share(actor=owner, credential_id=credential.pk, permissions=["change"], user=editor)
+    form = client_for(editor).get(page_urls(credential)["edit"]).context["form"]
+    assert "team" not in form.fields
 
 
 def test_an_edit_over_someone_elses_change_is_refused(owner_client, owner, credential):
@@ -497,6 +551,23 @@ def test_the_test_button_runs_a_test_and_the_page_shows_its_result(
     assert ">Failed</span>" in page and "pg-secret" not in page
     credential.refresh_from_db()
     assert credential.test_message and escape(credential.test_message) in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_test_that_already_ended_is_announced_by_its_outcome_in_words(owner, eager_tasks):
+    # As in the embedded default: no transaction around the request, tasks in-process, so the
+    # result is in before the page answers and the message must not say "running".
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    fields = {**valid_fields("http_bearer", "bearer-canary"), "base_url": f"http://127.0.0.1:{closed_port}"}
+    credential = credential_create(actor=owner, type_slug="http_bearer", name="down", fields=fields)
+    client = client_for(owner)
+    response = client.post(reverse("credentials:test", kwargs={"pk": credential.pk}), follow=True)
+    [message] = re.findall(r'<li class="message ([a-z ]+)">([^<]*)</li>', response.content.decode())
+    assert message[0] == "error"
+    assert message[1].startswith(f"The test failed: Could not connect to 127.0.0.1:{closed_port}: nothing accepts")
+    assert "Errno" not in message[1] and "running" not in message[1]
 
 
 def test_a_credential_failing_again_and_again_is_flagged(owner_client, credential, settings):

@@ -271,6 +271,18 @@ def test_a_failed_clone_shows_its_redacted_error_on_the_detail_page(
     assert "registered" in html  # the message of the redirect
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_clone_that_already_failed_is_announced_as_a_failure_not_a_green_registered(owner, token, eager_tasks):
+    # As in the embedded default: no transaction around the request, tasks in-process.
+    response = client_for(owner).post(reverse("plugins:register"), register_data(token, ref="main"), follow=True)
+    plugin = Plugin.objects.get()
+    assert plugin.status == PluginStatus.FAILED
+    [(level, text)] = re.findall(r'<li class="message ([a-z ]+)">([^<]*)</li>', response.content.decode())
+    assert level == "error"
+    assert text.startswith("Plugin “billing-hooks” registered, but it failed: ")
+    assert TOKEN not in response.content.decode()
+
+
 def test_a_public_repository_needs_no_credential(owner_client, eager_tasks, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_client.post(reverse("plugins:register"), register_data(None))
@@ -317,7 +329,7 @@ def test_sync_queues_a_new_run_and_the_page_shows_its_result(
     synced = Plugin.objects.get(pk=plugin.pk)
     assert synced.run != plugin.run and synced.status == PluginStatus.FAILED
     assert synced.last_error != "old error"
-    assert "Sync: it is running" in owner_client.get(response["Location"]).content.decode()
+    assert "Sync requested; it is running" in owner_client.get(response["Location"]).content.decode()
 
 
 def test_sync_with_the_queue_down_says_so(owner_client, plugin, monkeypatch):
