@@ -1,12 +1,11 @@
 """POST /api/credentials/{id}/test/ and the re-test switch, through the API (tasks in-process here)."""
 
-import socket
-
 import pytest
 from rest_framework.test import APIClient
 
 from credentials.services import credential_create
 from tests.factories import make_credential
+from tests.integration.servers import free_port
 
 
 @pytest.fixture
@@ -19,9 +18,7 @@ def api(owner) -> APIClient:
 def test_a_test_is_accepted_then_its_result_shows_on_the_detail(
     api, owner, eager_tasks, django_capture_on_commit_callbacks
 ):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     fields = {"host": "127.0.0.1", "port": port, "database": "d", "username": "u", "password": "pw-api-1"}
     credential = credential_create(actor=owner, type_slug="postgres", name="db", fields=fields)
 

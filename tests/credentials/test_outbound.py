@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -284,11 +285,7 @@ def _refusal(call, *args) -> DestinationRefused:
 
 
 def test_a_refused_connection_is_said_in_words_naming_where(settings):
-    import socket as sockets
-
-    with sockets.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # nothing listens once the probe is closed
+    port = servers.free_port()  # nothing listens there once the probe is closed
     with pytest.raises(outbound.ConnectionFailed) as failed:
         outbound.connect(outbound.Destination(host="db.internal", port=port, address="127.0.0.1"), 2.0)
     assert (
@@ -296,6 +293,6 @@ def test_a_refused_connection_is_said_in_words_naming_where(settings):
         == f"Could not connect to db.internal:{port}: nothing accepts connections there (connection refused)."
     )
     assert (
-        outbound.plain_reason(sockets.gaierror(-2, "Name or service not known"))
+        outbound.plain_reason(socket.gaierror(-2, "Name or service not known"))
         == "the server's name could not be resolved"
     )

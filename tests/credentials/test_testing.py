@@ -24,12 +24,7 @@ from credentials.testers.runs import (
 )
 from tests.conftest import require_service
 from tests.factories import make_credential, make_user
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]  # nothing listens once the probe is closed
+from tests.integration.servers import free_port
 
 
 def postgres_fields(port: int, password: str = "pw-unused") -> dict:
@@ -38,7 +33,7 @@ def postgres_fields(port: int, password: str = "pw-unused") -> dict:
 
 def unreachable(owner, **extra) -> Credential:
     return credential_create(
-        actor=owner, type_slug="postgres", name=f"down-{closed_port()}", fields=postgres_fields(closed_port()), **extra
+        actor=owner, type_slug="postgres", name=f"down-{free_port()}", fields=postgres_fields(free_port()), **extra
     )
 
 

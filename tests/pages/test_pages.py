@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 from datetime import timedelta
 
 import pytest
@@ -21,6 +20,7 @@ from credentials.services import credential_create
 from credentials.sharing import credential_share, share_list
 from tests.factories import PASSWORD, ca_certificate_pem, make_credential, make_user, ssh_keypair, valid_fields
 from tests.form_data import add_data, data_sent_back
+from tests.integration.servers import free_port
 from tests.pages.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -539,9 +539,7 @@ def test_the_test_button_needs_use(credential, user_with_use, user_with_view, st
 def test_the_test_button_runs_a_test_and_the_page_shows_its_result(
     owner_client, owner, eager_tasks, django_capture_on_commit_callbacks
 ):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]  # nothing listens once the probe is closed
+    closed_port = free_port()  # nothing listens there once the probe is closed
     fields = {**valid_fields("postgres", "pg-secret"), "host": "127.0.0.1", "port": closed_port}
     credential = credential_create(actor=owner, type_slug="postgres", name="down", fields=fields)
     with django_capture_on_commit_callbacks(execute=True):
@@ -557,9 +555,7 @@ def test_the_test_button_runs_a_test_and_the_page_shows_its_result(
 def test_a_test_that_already_ended_is_announced_by_its_outcome_in_words(owner, eager_tasks):
     # As in the embedded default: no transaction around the request, tasks in-process, so the
     # result is in before the page answers and the message must not say "running".
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+    closed_port = free_port()
     fields = {**valid_fields("http_bearer", "bearer-canary"), "base_url": f"http://127.0.0.1:{closed_port}"}
     credential = credential_create(actor=owner, type_slug="http_bearer", name="down", fields=fields)
     client = client_for(owner)
