@@ -303,6 +303,8 @@ REST_FRAMEWORK = {
         "auth_token": os.environ.get("TOKEN_RATE_LIMIT", "20/min"),
         # Each fetch of SSH host keys connects out (several handshakes): per signed-in user.
         "ssh_host_keys": os.environ.get("HOST_KEY_FETCH_RATE_LIMIT", "10/min"),
+        # The share form's pickers search as the user types (a pause of 250 ms between searches).
+        "share_candidates": os.environ.get("SHARE_SEARCH_RATE_LIMIT", "60/min"),
     },
     # Our throttles key on config.addresses.client_ip; DRF's stock ones, if ever used, agree with it.
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,

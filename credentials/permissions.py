@@ -58,12 +58,12 @@ def is_active_user(user: Caller | None) -> TypeGuard[Actor]:
     return bool(user is not None and user.is_authenticated and user.is_active)
 
 
-def _is_admin_for(user: Actor, action: str) -> bool:
+def is_admin_for(user: Actor, action: str) -> bool:
     return user.is_superuser or (user.is_staff and user.has_perm(_ADMIN_PERMISSIONS[action]))
 
 
 def sees_all_credentials(user: Caller | None) -> bool:
-    return is_active_user(user) and any(_is_admin_for(user, action) for action in ACTIONS)
+    return is_active_user(user) and any(is_admin_for(user, action) for action in ACTIONS)
 
 
 def shared_actions(granted: set[str] | frozenset[str]) -> set[str]:
@@ -222,7 +222,7 @@ def _actions(user: Caller | None, owner_id: int, flags: Callable[[Actor], Mappin
         return []
     if owner_id == user.pk:
         return list(ACTIONS)
-    allowed = {action for action in ACTIONS if _is_admin_for(user, action)}
+    allowed = {action for action in ACTIONS if is_admin_for(user, action)}
     if len(allowed) < len(ACTIONS):
         granted = flags(user)
         allowed |= shared_actions({action for action in SHAREABLE if granted[f"_grant_{action}"]})
@@ -249,7 +249,7 @@ def user_can(user: Caller | None, action: str, credential: Credential) -> bool:
     if not is_active_user(user):
         return False
     # The common cases answer without a query.
-    if credential.owner_id == user.pk or _is_admin_for(user, action):
+    if credential.owner_id == user.pk or is_admin_for(user, action):
         return True
     return action in actions_for(user, credential)
 

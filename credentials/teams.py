@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import Group, Permission
@@ -13,6 +14,7 @@ from audit.models import AuditAction
 from audit.services import audit_record
 from config.actors import Actor
 from credentials.errors import CredentialPermissionDenied
+from credentials.models import Credential, TeamManagerPermission
 from credentials.permissions import MANAGE_TEAM, MANAGE_TEAM_PERMISSION, forget_permission_ids, managed_teams
 
 
@@ -49,3 +51,24 @@ def team_set_manager(*, actor: Actor, team: Group, user: Actor, is_manager: bool
             ip=ip,
             details={"team": team.name, "team_id": team.pk, "user": user.get_username(), "user_id": user.pk},
         )
+
+
+@dataclass(frozen=True)
+class TeamAccess:
+    """What a credential's owning team holds: its members use it; its managers also view, change and share it."""
+
+    name: str
+    managers: tuple[str, ...]
+
+
+def team_access(credential: Credential) -> TeamAccess | None:
+    """The owning team and its managers' user names (one query), or None for a credential without a team."""
+    team = credential.team
+    if team is None:
+        return None
+    managers = (
+        TeamManagerPermission.objects.filter(content_object=team, permission__codename=MANAGE_TEAM)
+        .order_by("user__username")
+        .values_list("user__username", flat=True)
+    )
+    return TeamAccess(name=team.name, managers=tuple(managers))

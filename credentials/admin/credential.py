@@ -14,6 +14,7 @@ from django.forms.models import ModelFormOptions
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
@@ -87,19 +88,11 @@ IN_USE_HINT = (
 
 
 @admin.register(Credential)
-# guardian's mixin and ModelAdmin declare change_form_template differently: the ignore is for their stubs.
-class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):  # type: ignore[misc]
-    list_display = (
-        "name",
-        "type",
-        "environment",
-        "owner",
-        "team",
-        "is_active",
-        "expires_at",
-        "test_status",
-        "key_id",
-    )
+class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):
+    # Six columns, so that the list fits 1,280 px beside the admin's navigation and filters; whether it is active,
+    # and its key, are a filter and the change page. Type and expiry are short texts that may wrap: Django keeps a
+    # foreign key's or a date's cell on one line (and admin.css lets the headers and long names wrap too).
+    list_display = ("name", "type_name", "environment", "owner_or_team", "test_status", "expires")
     list_filter = ("type", "environment", "is_active", "test_status", "team", "expires_at")
     search_fields = ("name", "description", "environment", "owner__username")
     view_on_site = False
@@ -108,6 +101,7 @@ class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):  # type: i
         # Shows a schema field only while its condition holds, as on the site's own pages; beside an SSH
         # key's pinned host keys, fetches a server's keys (or GitHub's and GitLab's) to tick and pin.
         js = ("latchkey/conditional.js", "latchkey/hostkeys.js")
+        css = {"all": ("latchkey/admin.css",)}
 
     actions = ["test_selected", "delete_selected"]
 
@@ -126,7 +120,7 @@ class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):  # type: i
                 return
             else:
                 queued += 1
-        self.message_user(request, f"{queued} test(s) queued; their results appear under 'Last test'.")
+        self.message_user(request, f"{queued} test(s) queued; their results appear in the Test status column.")
         if refused:
             self.message_user(request, f"You may not use: {', '.join(refused)}.", messages.WARNING)
 
@@ -262,6 +256,19 @@ class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):  # type: i
             return None
 
     # --- read-only facts (none of them decrypts) -------------------------------------------------
+
+    @admin.display(description="Type", ordering="type__name")
+    def type_name(self, obj: Credential) -> str:
+        return obj.type.name
+
+    @admin.display(description="Expires", ordering="expires_at")
+    def expires(self, obj: Credential) -> str:
+        return f"{timezone.localtime(obj.expires_at):%Y-%m-%d}" if obj.expires_at else "—"
+
+    @admin.display(description="Owner / team", ordering="owner__username")
+    def owner_or_team(self, obj: Credential) -> str:
+        owner = obj.owner.get_username()
+        return f"{owner} / {obj.team.name}" if obj.team is not None else owner
 
     @admin.display(description="Secrets")
     def secrets_stored(self, obj: Credential) -> str:

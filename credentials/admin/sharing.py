@@ -1,4 +1,7 @@
-"""guardian's object-permissions pages for credentials and teams, every change made through the services."""
+"""A credential's shares page in the admin, and guardian's object-permissions pages for teams.
+
+Both change grants through the audited services only: credential_share / credential_unshare, team_set_manager.
+"""
 
 from __future__ import annotations
 
@@ -7,83 +10,71 @@ from typing import Any, cast
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Model
-from django.http import HttpRequest
-from guardian.admin import AdminGroupObjectPermissionsForm, AdminUserObjectPermissionsForm, GuardedModelAdminMixin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from guardian.admin import AdminUserObjectPermissionsForm, GuardedModelAdminMixin
 
 from config.admin_actor import ActorForm, form_for_request
-from credentials.errors import CredentialNotFound, CredentialPermissionDenied, InvalidCredential
-from credentials.permissions import CODENAMES, MANAGE_TEAM, SHAREABLE
-from credentials.sharing import CODE_TO_ACTION, credential_share, credential_unshare
-from credentials.teams import team_set_manager
+from credentials.forms.share import ShareForm
+from credentials.permissions import MANAGE_TEAM, SHARE, user_can
+from credentials.selectors import credential_shares_for_user
+from credentials.teams import team_access, team_set_manager
+from credentials.views.sharing import share_posted, unshare_posted
 
-_CHOICES = [(CODENAMES[action], action.capitalize()) for action in SHAREABLE]
-
-
-class _ThroughServices(ActorForm):
-    """Offer only the shareable permissions, and save them with credential_share / credential_unshare."""
-
-    grantee_kind = ""
-    # From guardian's form, each subclass's other base. Its get_obj_perms_field_initial answers codenames,
-    # though annotated as Permission rows: the ignores in this module are for that and for the mixing.
-    obj: Model
-    cleaned_data: dict[str, Any]
-
-    def get_obj_perms_field_choices(self) -> list[tuple[str, str]]:
-        return _CHOICES
-
-    def get_obj_perms_field_initial(self) -> list[str]:
-        shareable = {codename for codename, _ in _CHOICES}
-        initial = super().get_obj_perms_field_initial()  # type: ignore[misc]
-        return [codename for codename in initial if codename in shareable]
-
-    def save_obj_perms(self) -> None:
-        wanted = {CODE_TO_ACTION[codename] for codename in self.cleaned_data["permissions"]}
-        held = {CODE_TO_ACTION[codename] for codename in self.get_obj_perms_field_initial()}
-        grantee = {self.grantee_kind: getattr(self, self.grantee_kind)}
-        common = {"actor": self.actor, "credential_id": self.obj.pk, "ip": self.ip, **grantee}
-        try:
-            if wanted - held:
-                credential_share(permissions=sorted(wanted - held), **common)
-            if held - wanted:
-                credential_unshare(permissions=sorted(held - wanted), **common)
-        except InvalidCredential as exc:
-            raise ValidationError([m for messages_ in exc.as_dict().values() for m in messages_]) from None
+SHARES_TEMPLATE = "admin/credentials/credential/shares.html"
 
 
-class _UserSharesForm(_ThroughServices, AdminUserObjectPermissionsForm):  # type: ignore[misc]
-    grantee_kind = "user"
+class CredentialSharingAdminMixin:
+    """A credential's "Sharing" page: its team's access, its shares, and the site's share form.
 
+    Replaces guardian's object-permissions pages for credentials (which offered every model
+    permission and asked for a raw user name field): grants go through the services, which
+    check the acting user's right to share and record who did it from where.
+    """
 
-class _GroupSharesForm(_ThroughServices, AdminGroupObjectPermissionsForm):  # type: ignore[misc]
-    grantee_kind = "group"
+    # From ModelAdmin, the other base.
+    admin_site: admin.AdminSite
+    opts: Any
 
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        shares = path(
+            "<path:object_id>/shares/",
+            self.admin_site.admin_view(self.shares_view),
+            name="{}_{}_shares".format(*info),
+        )
+        return [shares, *super().get_urls()]  # type: ignore[misc]
 
-class CredentialSharingAdminMixin(GuardedModelAdminMixin):
-    """The "Object permissions" page of a credential: who it is shared with, changed through the services."""
-
-    # guardian builds these forms itself, as form_class(user, obj, data), from its own hooks rather
-    # than ModelAdmin.get_form: ActorAdminMixin cannot reach them, so they take the same subclass directly.
-
-    def get_obj_perms_manage_user_form(self, request: HttpRequest) -> type[_UserSharesForm]:
-        return form_for_request(_UserSharesForm, request)
-
-    def get_obj_perms_manage_group_form(self, request: HttpRequest) -> type[_GroupSharesForm]:
-        return form_for_request(_GroupSharesForm, request)
-
-    def _refused(self, view: Any, request: HttpRequest, *args: Any) -> Any:
-        try:
-            return view(request, *args)
-        except (CredentialPermissionDenied, CredentialNotFound, ValidationError) as exc:
-            messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
-            return self.obj_perms_manage_view(request, args[0])
-
-    def obj_perms_manage_user_view(self, request: HttpRequest, object_pk: str, user_id: str) -> Any:
-        return self._refused(super().obj_perms_manage_user_view, request, object_pk, user_id)
-
-    def obj_perms_manage_group_view(self, request: HttpRequest, object_pk: str, group_id: str) -> Any:
-        return self._refused(super().obj_perms_manage_group_view, request, object_pk, group_id)
+    def shares_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        credential = self.get_object(request, object_id)  # type: ignore[attr-defined]  # ModelAdmin's
+        if credential is None:  # hidden from this user, or no such row: as Django's change page answers
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
+        # Without *view* or *share* this raises CredentialPermissionDenied, a PermissionDenied: 403.
+        shares = credential_shares_for_user(request.user, credential=credential)
+        here = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_shares", args=[credential.pk])
+        may_share = user_can(request.user, SHARE, credential)
+        form = ShareForm(request.POST if request.method == "POST" and "unshare" not in request.POST else None)
+        if request.method == "POST":
+            if not may_share:  # the admin's way of saying no: a message over the page, as for its other refusals
+                messages.error(request, "You may not share this credential.")
+                return HttpResponseRedirect(here)
+            if "unshare" in request.POST:
+                unshare_posted(request, credential)
+                return HttpResponseRedirect(here)
+            if form.is_valid() and share_posted(request, credential, form):
+                return HttpResponseRedirect(here)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": credential,
+            "title": f"Who may use {credential.name}",
+            "team": team_access(credential),
+            "shares": shares,
+            "form": form if may_share else None,
+        }
+        return TemplateResponse(request, SHARES_TEMPLATE, context)
 
 
 # --- Teams: Django's group admin, plus a page to appoint team managers ---------------------------
@@ -95,7 +86,7 @@ class _TeamManagerForm(ActorForm, AdminUserObjectPermissionsForm):
     def get_obj_perms_field_choices(self) -> list[tuple[str, str]]:
         return [(MANAGE_TEAM, "Manage the team's credentials (change and share them)")]
 
-    def get_obj_perms_field_initial(self) -> list[str]:  # type: ignore[override]  # codenames (see above)
+    def get_obj_perms_field_initial(self) -> list[str]:  # type: ignore[override]  # guardian's answers codenames
         initial: list[str] = super().get_obj_perms_field_initial()  # type: ignore[assignment]
         return [codename for codename in initial if codename == MANAGE_TEAM]
 

@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from credentials.api.attention import CredentialAttentionViewSet
 from credentials.api.hostkeys import HostKeyPresetsView, HostKeysView
+from credentials.api.share_candidates import ShareCandidatesView
 from credentials.api.views import CredentialSharesViewSet, CredentialTypeViewSet, CredentialViewSet
 
 router = SimpleRouter()
@@ -17,6 +18,7 @@ urlpatterns = [
     # Before the router's routes, whose credentials/{pk}/ would take "attention" for an id.
     path("credentials/attention/", CredentialAttentionViewSet.as_view({"get": "list"}), name="credential-attention"),
     path("credentials/<str:pk>/shares/", shares, name="credential-shares"),
+    path("share-candidates/", ShareCandidatesView.as_view(), name="share-candidates"),
     path("ssh/host-keys/", HostKeysView.as_view(), name="ssh-host-keys"),
     path("ssh/host-keys/presets/", HostKeyPresetsView.as_view(), name="ssh-host-key-presets"),
     *router.urls,

@@ -1,4 +1,8 @@
-"""The share page's form: one user (by username) or one group, and the permissions to grant."""
+"""The share forms' fields (site and admin): one user or one group, by name, and the permissions to grant.
+
+The two name inputs each carry a <datalist> that latchkey/share_picker.js fills as the user types, from
+GET /api/share-candidates/ (no inline script: the Content-Security-Policy stays as it is).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.forms.renderers import BaseRenderer
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from credentials.errors import InvalidCredential
 from credentials.permissions import SHAREABLE
@@ -19,9 +26,35 @@ PERMISSION_DESCRIPTIONS = {
 PERMISSION_CHOICES = [(action, PERMISSION_DESCRIPTIONS[action]) for action in SHAREABLE]
 
 
+class CandidateInput(forms.TextInput):
+    """A name input offering the users or groups (``kind``) whose names start with what was typed."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(attrs={"data-share-candidates": kind, "autocomplete": "off", "spellcheck": "false"})
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: BaseRenderer | None = None
+    ) -> SafeString:
+        list_id = f"{(attrs or {}).get('id', name)}_candidates"
+        field = super().render(name, value, {**(attrs or {}), "list": list_id}, renderer)
+        return field + format_html('<datalist id="{}"></datalist>', list_id)
+
+
 class ShareForm(forms.Form):
-    user = forms.CharField(required=False, max_length=150, label="User name")
-    group = forms.ModelChoiceField(queryset=Group.objects.order_by("name"), required=False, label="or group")
+    user = forms.CharField(
+        required=False,
+        max_length=150,
+        label="User name",
+        widget=CandidateInput("user"),
+        help_text="Type two letters or more to pick from the matching users.",
+    )
+    group = forms.CharField(
+        required=False,
+        max_length=150,
+        label="or group",
+        widget=CandidateInput("group"),
+        help_text="Everyone in the group, now and later.",
+    )
     permissions = forms.MultipleChoiceField(
         choices=PERMISSION_CHOICES, widget=forms.CheckboxSelectMultiple, initial=["use"], label="May"
     )
@@ -30,16 +63,18 @@ class ShareForm(forms.Form):
         super().clean()
         cleaned = self.cleaned_data  # what Form.clean() returns, typed as never None
         username = (cleaned.get("user") or "").strip()
-        group = cleaned.get("group")
-        if bool(username) == (group is not None):
-            raise forms.ValidationError("Name one user or choose one group.")
+        group_name = (cleaned.get("group") or "").strip()
+        cleaned["user"] = cleaned["group"] = None
+        if bool(username) == bool(group_name):
+            raise forms.ValidationError("Name one user or one group.")
         if username:
-            user = get_user_model().objects.filter(username=username, is_active=True).first()
-            if user is None:
+            cleaned["user"] = get_user_model().objects.filter(username=username, is_active=True).first()
+            if cleaned["user"] is None:
                 self.add_error("user", "No active user has this user name.")
-            cleaned["user"] = user
         else:
-            cleaned["user"] = None
+            cleaned["group"] = _group_named(group_name)
+            if cleaned["group"] is None:
+                self.add_error("group", "No group has this name.")
         return cleaned
 
     def grantee(self) -> dict[str, Any]:
@@ -49,3 +84,12 @@ class ShareForm(forms.Form):
         for key, problems in exc.errors.items():
             for message in problems:
                 self.add_error(key if key in self.fields else None, message)
+
+
+def _group_named(name: str) -> Group | None:
+    """The group of that exact name, else the only one whose name differs from it in case alone."""
+    exact = Group.objects.filter(name=name).first()
+    if exact is not None:
+        return exact
+    alike = list(Group.objects.filter(name__iexact=name)[:2])
+    return alike[0] if len(alike) == 1 else None

@@ -16,6 +16,7 @@ from credentials.selectors import (
     credential_shares_for_user,
     credential_usage_for_user,
 )
+from credentials.teams import team_access
 from credentials.testers.runs import is_flagged
 from credentials.views.common import icon_of, visible_credential
 
@@ -58,4 +59,5 @@ def credential_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         )
     if VIEW in allowed or SHARE in allowed:
         context["shares"] = credential_shares_for_user(request.user, credential=credential)
+        context["team"] = team_access(credential)
     return render(request, "credentials/detail.html", context)

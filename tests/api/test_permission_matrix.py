@@ -94,6 +94,11 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "POST /api/plugins/{id}/sync/":                     (401, 404, 404, 404, 404, 404, 404, 202, 404, 202),
     "GET /api/plugins/{id}/sync/":                      (401, 404, 404, 404, 404, 404, 404, 405, 404, 405),
 
+    # Whoever may share some credential (an owner, a team manager, an administrator) searches for grantees.
+    "GET /api/share-candidates/?q=matrix":              (401, 403, 403, 403, 403, 403, 200, 200, 200, 200),
+    "OPTIONS /api/share-candidates/":                   (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "POST /api/share-candidates/":                      (401, 405, 405, 405, 405, 405, 405, 405, 405, 405),
+
     # Any signed-in user; the body aims at a link-local address, refused before anything is sent.
     "POST /api/ssh/host-keys/":                         (401, 400, 400, 400, 400, 400, 400, 400, 400, 400),
     "GET /api/ssh/host-keys/":                          (401, 405, 405, 405, 405, 405, 405, 405, 405, 405),

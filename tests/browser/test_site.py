@@ -93,9 +93,15 @@ def test_users_create_share_and_edit_credentials_in_the_browser(browser, live_se
 
     # --- share it with bob (use only) -----------------------------------------------------------------
     page.get_by_role("link", name="Share").click()
+    # Two letters offer the users whose names start with them (share_picker.js, from the API).
+    page.get_by_label("User name").press_sequentially("bo")
+    page.locator('#id_user_candidates option[value="bob"]').wait_for(state="attached")
     page.get_by_label("User name").fill("bob")
     page.get_by_role("button", name="Share").click()
     assert "bob" in page.locator("table.list").inner_text()
+    page.get_by_label("or group").fill("ops")
+    page.get_by_role("button", name="Share").click()
+    assert "Group ops" in page.locator("table.list").inner_text()
     screens.shot(page, "shares")
 
     page.goto(f"{base}/")

@@ -63,8 +63,9 @@ def test_adding_a_credential_records_the_actor_and_address(staff_client, superus
 @pytest.mark.parametrize("kind", ["user", "group"])
 def test_sharing_records_the_actor_and_address(staff_client, superuser, owner, kind):
     credential = make_credential(owner, "github_pat", name="shared-with-address")
-    grantee = make_user("friend") if kind == "user" else Group.objects.create(name="readers")
-    url = f"/admin/credentials/credential/{credential.pk}/permissions/{kind}-manage/{grantee.pk}/"
-    assert staff_client.post(url, {"permissions": ["use_credential"]}, **BEHIND_PROXY).status_code == 302
+    make_user("friend") if kind == "user" else Group.objects.create(name="readers")
+    url = f"/admin/credentials/credential/{credential.pk}/shares/"
+    named = {"user": "friend"} if kind == "user" else {"group": "readers"}
+    assert staff_client.post(url, {**named, "permissions": ["use"]}, **BEHIND_PROXY).status_code == 302
     event = AuditEvent.objects.get(action=AuditAction.SHARED, credential_ref=str(credential.pk))
     assert (event.actor, event.ip) == (superuser, CLIENT)

@@ -18,6 +18,7 @@ from credentials.door import credential_reveal
 from credentials.models import Credential
 from credentials.services import credential_create
 from credentials.sharing import credential_share, share_list
+from credentials.teams import team_set_manager
 from tests.factories import PASSWORD, ca_certificate_pem, make_credential, make_user, ssh_keypair, valid_fields
 from tests.form_data import add_data, data_sent_back
 from tests.integration.servers import free_port
@@ -396,10 +397,10 @@ def test_changing_hosts_without_the_secret_is_refused_beside_the_field(owner_cli
 
 def test_sharing_with_a_user_and_a_group_and_taking_it_back(owner_client, credential):
     friend = make_user("friend")
-    team = Group.objects.create(name="ops")
+    Group.objects.create(name="ops")
     url = page_urls(credential)["shares"]
     assert owner_client.post(url, {"user": "friend", "permissions": ["use", "view"]}).status_code == 302
-    assert owner_client.post(url, {"group": str(team.pk), "permissions": ["use"]}).status_code == 302
+    assert owner_client.post(url, {"group": "ops", "permissions": ["use"]}).status_code == 302
     assert [(s.name, s.permissions) for s in share_list(credential)] == [("friend", ("use", "view")), ("ops", ("use",))]
     html = owner_client.get(url).content.decode()
     assert "Remove friend" in html and "Remove group ops" in html
@@ -410,6 +411,26 @@ def test_sharing_with_a_user_and_a_group_and_taking_it_back(owner_client, creden
     assert AuditEvent.objects.filter(action=AuditAction.UNSHARED).count() == 1
 
 
+def test_the_owning_team_is_listed_with_the_shares(owner_client, owner, superuser):
+    team = Group.objects.create(name="platform")
+    owner.groups.add(team)
+    team_set_manager(actor=superuser, team=team, user=make_user("lead"), is_manager=True)
+    credential = make_credential(owner, "github_pat", name="team-token", team=team)
+    shares = owner_client.get(page_urls(credential)["shares"]).content.decode()
+    assert "Team platform, which owns it" in shares and "managers (lead): use, view, change, share" in shares
+    detail = owner_client.get(page_urls(credential)["detail"]).content.decode()
+    assert "Team platform (owner): its members use it; its managers lead also view, change and share it" in detail
+
+
+def test_the_share_form_offers_names_from_the_api_without_inline_script(owner_client, credential):
+    response = owner_client.get(page_urls(credential)["shares"])
+    html = response.content.decode()
+    assert 'list="id_user_candidates"' in html and '<datalist id="id_user_candidates"></datalist>' in html
+    assert 'list="id_group_candidates"' in html
+    assert f'data-share-candidates-api="{reverse("share-candidates")}"' in html
+    assert "<script>" not in html and "unsafe-inline" not in response.headers["Content-Security-Policy"]
+
+
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
@@ -417,7 +438,9 @@ def test_sharing_with_a_user_and_a_group_and_taking_it_back(owner_client, creden
         ({"user": "owner", "permissions": ["use"]}, "user", "The owner already holds every permission."),
         ({"user": "friend", "permissions": ["delete"]}, "permissions", "Select a valid choice."),
         ({"user": "friend"}, "permissions", "This field is required."),
-        ({"permissions": ["use"]}, "__all__", "Name one user or choose one group."),
+        ({"permissions": ["use"]}, "__all__", "Name one user or one group."),
+        ({"user": "friend", "group": "ops", "permissions": ["use"]}, "__all__", "Name one user or one group."),
+        ({"group": "no-such-team", "permissions": ["use"]}, "group", "No group has this name."),
     ],
 )
 def test_a_bad_share_is_refused_with_its_reason(owner_client, credential, data, field, message):
