@@ -24,6 +24,8 @@ class AuditAction(models.TextChoices):
     MANAGER_REMOVED = "manager_removed", "Team manager removed"
     TOKEN_CREATED = "token_created", "API token created"
     TOKEN_REVOKED = "token_revoked", "API token revoked"
+    ROLLED_BACK = "rolled_back", "Rolled back to an earlier version"
+    VERSION_DESTROYED = "version_destroyed", "Version destroyed"
 
 
 class AuditEvent(models.Model):

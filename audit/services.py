@@ -34,6 +34,7 @@ class EventFacts(TypedDict, total=False):
     service: str
     fields: Iterable[str]  # the names of the fields involved, never their values
     details: Mapping[str, Any]
+    uid: uuid.UUID | None  # chosen by the caller when a row written with the event refers to it (by uid)
 
 
 def audit_record(*, action: str, **facts: Unpack[EventFacts]) -> AuditEvent:
@@ -46,23 +47,29 @@ def audit_record(*, action: str, **facts: Unpack[EventFacts]) -> AuditEvent:
     return event
 
 
-def audit_record_insert(instance: Model, *, action: str, **facts: Unpack[EventFacts]) -> AuditEvent:
-    """Insert a new row and append its event (as audit_record's): both commit, or neither.
+def audit_record_insert(*instances: Model, action: str, **facts: Unpack[EventFacts]) -> AuditEvent:
+    """Insert new rows and append their event (as audit_record's): all commit, or none.
 
     On PostgreSQL the row's INSERT, built by Django's own insert compiler as ``Model.save()``
     builds it, travels with the event in one round trip, with no BEGIN and COMMIT of its own:
     `make bench`'s create figure (goal 1.5x a bare INSERT pair in a transaction) measured 1.57x
-    with ``transaction.atomic()`` around ``save()`` and the event. ``instance`` is then saved:
-    a later ``save()`` updates it.
+    with ``transaction.atomic()`` around ``save()`` and the event. Each instance is then saved:
+    a later ``save()`` updates it. Rows are inserted in the order given, so a row may refer to
+    one before it; one referring to the event does so by its ``uid`` (foreign keys are checked
+    at commit).
     """
-    fields = [field for field in instance._meta.local_concrete_fields if not field.generated]
-    query = InsertQuery(type(instance))
-    query.insert_values(fields, [instance])
-    [statement] = query.get_compiler(connection=connection).as_sql()
-    recorded = _record_with(statement, _signed_event(action, facts))
+    statements = []
+    for instance in instances:
+        fields = [field for field in instance._meta.local_concrete_fields if not field.generated]
+        query = InsertQuery(type(instance))
+        query.insert_values(fields, [instance])
+        [statement] = query.get_compiler(connection=connection).as_sql()
+        statements.append(statement)
+    recorded = _record_with(statements, _signed_event(action, facts))
     # What Model.save() records once the row exists, so a later save() updates the row.
-    instance._state.adding = False
-    instance._state.db = connection.alias
+    for instance in instances:
+        instance._state.adding = False
+        instance._state.db = connection.alias
     return recorded
 
 
@@ -73,20 +80,20 @@ def audit_record_update(
     query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))  # chain(klass) answers a klass
     query.add_update_values(dict(values))
     statement = query.get_compiler(connection=connection).as_sql()
-    return _record_with(statement, _signed_event(action, facts))
+    return _record_with([statement], _signed_event(action, facts))
 
 
-def _record_with(statement: tuple[str, Sequence[Any]], event: AuditEvent) -> AuditEvent:
-    """A write built by Django's compilers (above), sent with its event; both commit, or neither.
+def _record_with(statements: list[tuple[str, Sequence[Any]]], event: AuditEvent) -> AuditEvent:
+    """Writes built by Django's compilers (above), sent with their event; all commit, or none.
 
-    Outside a transaction the two statements, sent as one message, are PostgreSQL's one
+    Outside a transaction the statements, sent as one message, are PostgreSQL's one
     implicit transaction; inside the caller's, a savepoint keeps it usable if the write fails.
     """
-    if connection.in_atomic_block and connection.vendor == "postgresql":
+    if statements and connection.in_atomic_block and connection.vendor == "postgresql":
         with transaction.atomic():
-            _write(event, statement)
+            _write(event, statements)
     else:
-        _write(event, statement)
+        _write(event, statements)
     return event
 
 
@@ -94,7 +101,7 @@ def _signed_event(action: str, facts: EventFacts) -> AuditEvent:
     actor = facts.get("actor")
     credential = facts.get("credential")
     event = AuditEvent(
-        uid=uuid.uuid4(),
+        uid=facts.get("uid") or uuid.uuid4(),
         created_at=timezone.now(),
         action=action,
         actor=actor if actor is not None and actor.pk else None,
@@ -112,13 +119,13 @@ def _signed_event(action: str, facts: EventFacts) -> AuditEvent:
     return event
 
 
-def _write(event: AuditEvent, along_with: tuple[str, Sequence[Any]] | None) -> None:
-    """The event, and the write that must commit with it if any."""
+def _write(event: AuditEvent, along_with: list[tuple[str, Sequence[Any]]] | None) -> None:
+    """The event, and the writes that must commit with it if any."""
     if connection.vendor != "postgresql":
-        with transaction.atomic(savepoint=along_with is not None):
-            if along_with:
-                with connection.cursor() as cursor:
-                    cursor.execute(*along_with)
+        with transaction.atomic(savepoint=bool(along_with)):
+            with connection.cursor() as cursor:
+                for statement in along_with or ():
+                    cursor.execute(*statement)
             event.save(force_insert=True)
     else:
         _insert(event, along_with)
@@ -131,13 +138,14 @@ _INSERT_SQL = (
 )
 
 
-def _insert(event: AuditEvent, along_with: tuple[str, Sequence[Any]] | None) -> None:
+def _insert(event: AuditEvent, along_with: list[tuple[str, Sequence[Any]]] | None) -> None:
     # One round trip, and no lock: the event is a plain insert. Statements sent together run as
     # one transaction when none is open, so outside a transaction the write and its event commit,
     # or fail, together.
     sql, params = _INSERT_SQL, []
     if along_with:
-        sql, params = f"{along_with[0]}; {_INSERT_SQL}", list(along_with[1])
+        sql = "; ".join([*(statement for statement, _ in along_with), _INSERT_SQL])
+        params = [param for _, statement_params in along_with for param in statement_params]
     with connection.cursor() as cursor:
         cursor.execute(
             sql,

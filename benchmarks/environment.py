@@ -146,19 +146,22 @@ def empty_credentials_and_audit() -> None:
         cursor.execute(EMPTY_CREDENTIALS_AND_AUDIT)
 
 
-def fill_credentials(count: int, *, owner_name: str, name_prefix: str, chunk: int = 5000) -> tuple[Any, Any, dict]:
+def fill_credentials(
+    count: int, *, owner_name: str, name_prefix: str, chunk: int = 5000, versions: int = 0
+) -> tuple[Any, Any, dict]:
     """Empty the credential and audit tables, then store ``count`` credentials; return (owner, first, fields).
 
     One credential goes through credential_create, so its payload has exactly the shape
     the service writes; the others are that payload sealed again by the real KeyRing under
     their own ids and bulk inserted, which takes seconds instead of a minute of audited creates.
+    With ``versions``, each of the others also keeps that many versions (1 to ``versions``, each
+    sealed with its own number; the row holds the last), and the first is changed until it has as many.
     """
     from django.contrib.auth import get_user_model
-    from django.db import transaction
 
     from credentials.keys.ring import get_keyring
-    from credentials.models import Credential
-    from credentials.services import credential_create
+    from credentials.models import Credential, CredentialVersion, VersionOrigin
+    from credentials.services import credential_create, credential_update
     from tests.factories import valid_fields
 
     width = len(str(count))
@@ -167,15 +170,37 @@ def fill_credentials(count: int, *, owner_name: str, name_prefix: str, chunk: in
 
     fields = valid_fields(TYPE_SLUG, secret=secrets.token_urlsafe(TOKEN_LENGTH)[:TOKEN_LENGTH])
     template = credential_create(actor=owner, type_slug=TYPE_SLUG, name=f"{name_prefix}{0:0{width}d}", fields=fields)
+    for _ in range(versions - 1):  # a new secret of the same length: a new version of the same size
+        changed = {"access_token": secrets.token_urlsafe(TOKEN_LENGTH)[:TOKEN_LENGTH]}
+        template = credential_update(actor=owner, credential_id=template.pk, changes={"fields": changed})
     keyring = get_keyring()
+    last = template.secret_version
     payload = keyring.open(
-        credential_id=template.pk, type_slug=TYPE_SLUG, ciphertext=template.ciphertext, key_id=template.key_id
+        credential_id=template.pk,
+        type_slug=TYPE_SLUG,
+        number=last,
+        ciphertext=template.ciphertext,
+        key_id=template.key_id,
     )
 
-    rows = []
+    rows: list[Credential] = []
+    kept: list[CredentialVersion] = []
     for number in range(1, count):
         credential_id = uuid.uuid4()
-        sealed = keyring.seal(credential_id=credential_id, type_slug=TYPE_SLUG, data=payload)
+        sealed = keyring.seal(credential_id=credential_id, type_slug=TYPE_SLUG, number=last, data=payload)
+        for version in range(1, versions + 1):
+            token = keyring.seal(credential_id=credential_id, type_slug=TYPE_SLUG, number=version, data=payload)
+            origin = VersionOrigin.CREATED if version == 1 else VersionOrigin.CHANGED
+            kept.append(
+                CredentialVersion(
+                    credential_id=credential_id,
+                    number=version,
+                    origin=origin,
+                    ciphertext=token.ciphertext,
+                    key_id=token.key_id,
+                    created_by=owner,
+                )
+            )
         rows.append(
             Credential(
                 id=credential_id,
@@ -189,17 +214,26 @@ def fill_credentials(count: int, *, owner_name: str, name_prefix: str, chunk: in
                 metadata=template.metadata,
                 ciphertext=sealed.ciphertext,
                 key_id=sealed.key_id,
+                secret_version=last,
                 created_by=owner,
                 updated_by=owner,
             )
         )
         if len(rows) == chunk:  # bounded memory however many rows are asked for
-            with transaction.atomic():
-                Credential.objects.bulk_create(rows, batch_size=1000)
-            rows = []
+            _bulk_insert(rows, kept)
+            rows, kept = [], []
+    _bulk_insert(rows, kept)
+    return owner, template, fields
+
+
+def _bulk_insert(rows: list[Any], versions: list[Any]) -> None:
+    from django.db import transaction
+
+    from credentials.models import Credential, CredentialVersion
+
     with transaction.atomic():
         Credential.objects.bulk_create(rows, batch_size=1000)
-    return owner, template, fields
+        CredentialVersion.objects.bulk_create(versions, batch_size=1000)
 
 
 def seed(database: str) -> BenchContext:

@@ -1,12 +1,15 @@
-"""Figure 4, key rotation: rotate_encryption_keys over 100,000 credentials against its floor and a naive ORM loop.
+"""Figure 4, key rotation: rotate_encryption_keys over 25,000 credentials x 4 tokens against its floor and a naive loop.
+
+Each credential holds its own token and keeps three versions (their tokens sealed with their own
+numbers, the last the same payload as the row's): 100,000 ciphertexts to read, open, seal and write.
 
 Each side is one whole run (n=1), timed by wall clock in a process of its own, so that its peak
 memory can be read from the kernel: the child resets its peak RSS (/proc/self/clear_refs) once
 Django is set up and connected, and reports VmHWM minus VmRSS at that moment. The sides run on a
 database of their own (the benchmark database's name plus "_rotation"), each from the same
-snapshot of rows under the old key, so they never touch the rows the other figures use.
+snapshot of rows and versions under the old key, so they never touch the rows the other figures use.
 
-Run as ``python -m benchmarks.rotation SIDE ROWS`` it is that child; the parent sets its environment.
+Run as ``python -m benchmarks.rotation SIDE CREDENTIALS LIMIT`` it is that child; the parent sets its environment.
 """
 
 from __future__ import annotations
@@ -24,23 +27,32 @@ NAME = "rotation"
 GOAL_FLOOR = 1.5
 GOAL_NAIVE = 0.2  # at least 5 times faster than the naive loop
 MEMORY_GOAL_MB = 100
-MAX_ROWS = 100_000
-# `-n` scales the table (the smoke test runs -n 20): 2,000 iterations, the default, give 100,000 rows.
-ROWS_PER_ITERATION = 50
-MIN_ROWS = 1_000
+VERSIONS = 3  # kept per credential
+TOKENS_PER_CREDENTIAL = 1 + VERSIONS  # the row's own, and one per kept version
+# 25,000 credentials x 4: the 100,000 ciphertexts the figure rotated before versions, so `make bench`
+# keeps its length; 100,000 credentials x 4 would add minutes (the naive side alone about five).
+MAX_CREDENTIALS = 25_000
+# `-n` scales the table (the smoke test runs -n 20): 2,000 iterations, the default, give 100,000 tokens.
+TOKENS_PER_ITERATION = 50
+MIN_CREDENTIALS = 250
 FLOOR_BATCH = 2_000
 SIDES = ("floor", "command", "naive")
-# The naive loop commits once per row (about 0.8 ms each here, 75 to 90 s for 100,000 rows): it is
-# measured in full up to this many rows; past them it would run on the first NAIVE_SAMPLE rows
-# only, its time scaled up to the whole table, and the table would say so.
-NAIVE_SAMPLE = 100_000
-SNAPSHOT = "bench_rotation_source"
+# The naive loop commits once per token (about 0.8 ms each here, 75 to 90 s for 100,000): it is
+# measured in full up to this many credentials; past them it would run on the first NAIVE_SAMPLE
+# credentials (and as many versions each) only, its time scaled up, and the table would say so.
+NAIVE_SAMPLE = 25_000
+# Each table holding tokens, and the table its rows are kept in between the sides.
+SNAPSHOTS = {
+    "credentials_credential": "bench_rotation_source",
+    "credentials_credentialversion": "bench_rotation_versions",
+}
 ROOT = Path(__file__).resolve().parents[1]
 
-_FLOOR_SELECT = "SELECT id, ciphertext FROM credentials_credential WHERE key_id <> %s AND id > %s ORDER BY id LIMIT %s"
+# A destroyed version has no token and no key id ("").
+_FLOOR_SELECT = "SELECT id, ciphertext FROM {table} WHERE key_id NOT IN (%s, '') AND id > %s ORDER BY id LIMIT %s"
 _FLOOR_UPDATE = (
-    "UPDATE credentials_credential AS c SET ciphertext = v.ciphertext, key_id = %s "
-    "FROM unnest(%s::uuid[], %s::text[]) AS v(id, ciphertext) WHERE c.id = v.id"
+    "UPDATE {table} AS t SET ciphertext = v.ciphertext, key_id = %s "
+    "FROM unnest(%s::uuid[], %s::text[]) AS v(id, ciphertext) WHERE t.id = v.id"
 )
 
 
@@ -52,7 +64,8 @@ def run(context: Any, *, iterations: int) -> list[Any]:
 
     from benchmarks.harness import FigureResult, Stats
 
-    rows = max(MIN_ROWS, min(MAX_ROWS, iterations * ROWS_PER_ITERATION))
+    tokens = min(MAX_CREDENTIALS * TOKENS_PER_CREDENTIAL, iterations * TOKENS_PER_ITERATION)
+    rows = max(MIN_CREDENTIALS, tokens // TOKENS_PER_CREDENTIAL)  # credentials
     url = _rotation_database_url()
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     started = time.perf_counter()
@@ -64,29 +77,33 @@ def run(context: Any, *, iterations: int) -> list[Any]:
         _reset(url)
         limit = sample if side == "naive" else rows
         measured[side] = _child(url, [new, old], side, rows, limit)
-        if measured[side]["left"] != rows - limit:
-            raise AssertionError(f"The {side} side left {measured[side]['left']} rows under the old key.")
-    # Each row of the naive loop is independent (its own load, save and commit): its time scales linearly.
+        if measured[side]["left"] != (rows - limit) * TOKENS_PER_CREDENTIAL:
+            raise AssertionError(f"The {side} side left {measured[side]['left']} tokens under the old key.")
+    # Each token of the naive loop is independent (its own load, save and commit): its time scales linearly.
     measured["naive"]["seconds"] *= rows / sample
 
     def stats(side: str) -> Stats:
         return Stats(n=1, p50_us=measured[side]["seconds"] * 1e6, mean_us=measured[side]["seconds"] * 1e6)
 
     memory = {side: measured[side]["peak_growth_kib"] / 1024 for side in SIDES}
-    label = f"{rows:,} rows"
-    naive_label = "naive ORM loop" if sample == rows else f"naive ORM loop ({sample:,}-row sample x{rows / sample:g})"
+    label = f"{rows:,} credentials x {TOKENS_PER_CREDENTIAL} tokens"
+    naive_label = (
+        "naive ORM loop" if sample == rows else f"naive ORM loop ({sample:,}-credential sample x{rows / sample:g})"
+    )
     notes = (
-        f"one whole run per side (n=1): the p50 and mean columns are its wall time in µs; rows of about "
-        f"{measured['command']['ciphertext_bytes']:,} bytes of ciphertext, prepared in {prepared:.0f} s.",
+        f"one whole run per side (n=1): the p50 and mean columns are its wall time in µs; each credential's row "
+        f"and {VERSIONS} kept versions hold tokens of about {measured['command']['ciphertext_bytes']:,} bytes "
+        f"({rows * TOKENS_PER_CREDENTIAL:,} in all), prepared in {prepared:.0f} s.",
         "wall time: "
         + ", ".join(f"{side} {measured[side]['seconds']:.2f} s" for side in SIDES)
         + "; command = manage.py rotate_encryption_keys (default batch 1,000, row locks, one audit event).",
-        "floor = MultiFernet.rotate on every token + one UPDATE per 2,000 rows in raw SQL, keyset-paged reads; "
-        "naive = ORM .iterator() over the rows, open, seal, save() each row (one commit per row)"
+        "floor = MultiFernet.rotate on every token, rows then versions, + one UPDATE per 2,000 in raw SQL, "
+        "keyset-paged reads; naive = ORM .iterator() over the rows then the versions, open, seal, save() each "
+        "(one commit per token)"
         + (
             "."
             if sample == rows
-            else f", timed on the first {sample:,} rows and scaled by {rows / sample:g} (extrapolated, not measured)."
+            else f", timed on the first {sample:,} credentials and scaled by {rows / sample:g} (extrapolated)."
         ),
         f"peak RSS growth ({measured['command']['memory_source']}, each side in its own process): "
         + ", ".join(f"{side} {memory[side]:.1f} MB" for side in SIDES),
@@ -136,7 +153,7 @@ def _env(url: str, keys: list[str]) -> dict[str, str]:
 
 
 def _prepare(url: str, old: str, rows: int) -> None:
-    """Create and migrate the rotation database, and store ``rows`` credentials under ``old`` as a snapshot."""
+    """Create and migrate the rotation database, and store ``rows`` credentials and their versions as a snapshot."""
     import dj_database_url
 
     from benchmarks.environment import _create_database_if_missing
@@ -152,7 +169,7 @@ def _prepare(url: str, old: str, rows: int) -> None:
 
 
 def _reset(url: str) -> None:
-    """Every side starts from the same rows, freshly analysed, with nothing dirty left to write."""
+    """Every side starts from the same rows and versions, freshly analysed, with nothing dirty left to write."""
     import psycopg2
 
     from benchmarks.environment import EMPTY_CREDENTIALS_AND_AUDIT
@@ -161,9 +178,11 @@ def _reset(url: str) -> None:
     connection.autocommit = True
     try:
         with connection.cursor() as cursor:
-            cursor.execute(EMPTY_CREDENTIALS_AND_AUDIT)
-            cursor.execute(f"INSERT INTO credentials_credential SELECT * FROM {SNAPSHOT}")
-            cursor.execute("VACUUM ANALYZE credentials_credential")
+            cursor.execute(EMPTY_CREDENTIALS_AND_AUDIT)  # the versions too (CASCADE)
+            for table, snapshot in SNAPSHOTS.items():  # the credentials first: the versions point at them
+                cursor.execute(f"INSERT INTO {table} SELECT * FROM {snapshot}")
+            for table in SNAPSHOTS:
+                cursor.execute(f"VACUUM ANALYZE {table}")
             cursor.execute("CHECKPOINT")
     finally:
         connection.close()
@@ -206,10 +225,13 @@ def _populate(rows: int) -> dict[str, Any]:
     from benchmarks.environment import fill_credentials
     from credentials.models import Credential
 
-    fill_credentials(rows, owner_name="bench-rotation", name_prefix="rotation-")
+    fill_credentials(rows, owner_name="bench-rotation", name_prefix="rotation-", versions=VERSIONS)
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {SNAPSHOT}")
-        cursor.execute(f"CREATE TABLE {SNAPSHOT} AS SELECT * FROM credentials_credential")
+        for table, snapshot in SNAPSHOTS.items():
+            cursor.execute(f"DROP TABLE IF EXISTS {snapshot}")
+            cursor.execute(f"CREATE TABLE {snapshot} AS SELECT * FROM {table}")
+        # The first credential's versions name their audit events, which every side's reset empties.
+        cursor.execute(f"UPDATE {SNAPSHOTS['credentials_credentialversion']} SET event_id = NULL")
     return {"rows": Credential.objects.count()}
 
 
@@ -221,36 +243,38 @@ def _floor(new: str, old: str) -> None:
 
     fernet = MultiFernet([Fernet(new), Fernet(old)])
     new_id = key_id_for(new.encode())
-    last = "00000000-0000-0000-0000-000000000000"
     with connection.cursor() as cursor:
-        while True:
-            cursor.execute(_FLOOR_SELECT, [new_id, last, FLOOR_BATCH])
-            rows = cursor.fetchall()
-            if not rows:
-                return
-            ids = [str(pk) for pk, _ in rows]
-            tokens = [fernet.rotate(token.encode()).decode() for _, token in rows]
-            with transaction.atomic():
-                cursor.execute(_FLOOR_UPDATE, [new_id, ids, tokens])
-            last = ids[-1]
+        for table in SNAPSHOTS:
+            last = "00000000-0000-0000-0000-000000000000"
+            while True:
+                cursor.execute(_FLOOR_SELECT.format(table=table), [new_id, last, FLOOR_BATCH])
+                rows = cursor.fetchall()
+                if not rows:
+                    break
+                ids = [str(pk) for pk, _ in rows]
+                tokens = [fernet.rotate(token.encode()).decode() for _, token in rows]
+                with transaction.atomic():
+                    cursor.execute(_FLOOR_UPDATE.format(table=table), [new_id, ids, tokens])
+                last = ids[-1]
 
 
 def _naive(limit: int) -> None:
     from credentials.keys.ring import get_keyring
-    from credentials.models import Credential
+    from credentials.models import Credential, CredentialVersion
 
     keyring = get_keyring()
-    rows = Credential.objects.select_related("type").exclude(key_id=keyring.primary_key_id).order_by("pk")
-    for credential in rows[:limit].iterator(chunk_size=2000):
-        data = keyring.open(
-            credential_id=credential.pk,
-            type_slug=credential.type.slug,
-            ciphertext=credential.ciphertext,
-            key_id=credential.key_id,
-        )
-        sealed = keyring.seal(credential_id=credential.pk, type_slug=credential.type.slug, data=data)
-        credential.ciphertext, credential.key_id = sealed.ciphertext, sealed.key_id
-        credential.save()
+    old = (keyring.primary_key_id, "")
+    credentials = Credential.objects.select_related("type").exclude(key_id__in=old)
+    versions = CredentialVersion.objects.select_related("credential__type").exclude(key_id__in=old)
+    for rows, count in ((credentials, limit), (versions, limit * VERSIONS)):
+        for row in rows.order_by("pk")[:count].iterator(chunk_size=2000):
+            credential = row if isinstance(row, Credential) else row.credential
+            number = row.secret_version if isinstance(row, Credential) else row.number
+            bound = {"credential_id": credential.pk, "type_slug": credential.type.slug, "number": number}
+            data = keyring.open(**bound, ciphertext=row.ciphertext, key_id=row.key_id)
+            sealed = keyring.seal(**bound, data=data)
+            row.ciphertext, row.key_id = sealed.ciphertext, sealed.key_id
+            row.save()
 
 
 def _command() -> None:
@@ -269,7 +293,7 @@ def _child_main(side: str, rows: int, limit: int) -> dict[str, Any]:
     from django.db import connection
 
     from credentials.keys.ring import get_keyring
-    from credentials.models import Credential
+    from credentials.models import Credential, CredentialVersion
 
     if side == "populate":
         return _populate(rows)
@@ -296,7 +320,10 @@ def _child_main(side: str, rows: int, limit: int) -> dict[str, Any]:
         "seconds": seconds,
         "peak_growth_kib": max(peak - before, 0),
         "memory_source": source,
-        "left": Credential.objects.exclude(key_id=keyring.primary_key_id).count(),
+        "left": sum(
+            model.objects.exclude(key_id__in=(keyring.primary_key_id, "")).count()
+            for model in (Credential, CredentialVersion)
+        ),
         "ciphertext_bytes": len(sample),
     }
 

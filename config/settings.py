@@ -155,6 +155,10 @@ STORAGES = {
 # text there learn the secret from what gets masked. Lowering it is the operator's call (README).
 CREDENTIAL_SECRET_MIN_LENGTH = int(os.environ.get("CREDENTIAL_SECRET_MIN_LENGTH", "8"))
 
+# How many sealed versions of a credential's secret are kept for rollback (credentials.versions); a
+# credential may keep fewer. The oldest beyond it are deleted with each change.
+CREDENTIAL_MAX_VERSIONS = int(os.environ.get("CREDENTIAL_MAX_VERSIONS", "10"))
+
 # What an SSH private key may ask of us (credentials.types.kdf), read from the key before any work:
 # an encrypted key names its own key-derivation cost, and loading an RSA key checks its primes. Each
 # parse of a key at a ceiling costs about 1 s on a 2-core 2025 server (bcrypt: 7.4 ms a round;

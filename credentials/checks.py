@@ -24,3 +24,15 @@ def check_fernet_keys(app_configs: Any = None, **kwargs: Any) -> list[Error]:
         Error(problem, hint="Each key is what Fernet.generate_key() prints.", id="latchkey.E002")
         for problem in key_problems(settings.FERNET_KEYS)
     ]
+
+
+@register()
+def check_max_versions(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    if settings.CREDENTIAL_MAX_VERSIONS >= 1:
+        return []
+    return [
+        Error(
+            "CREDENTIAL_MAX_VERSIONS must be 1 or more: the current version is always kept.",
+            id="latchkey.E005",
+        )
+    ]

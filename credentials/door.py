@@ -77,7 +77,9 @@ class RevealedSecret:
 # payload) in one plain statement on a plain cursor: it runs on every use, and the ORM's query
 # building, or even a raw queryset's row mapping, costs more CPU than the database spends (a raw
 # queryset cost 0.2 ms a call, a third of the door's own, profiled beside `make bench`'s load figure).
-_DOOR_FIELDS = ("id", "name", "owner_id", "is_active", "expires_at", "ciphertext", "key_id", "type_id")
+_DOOR_FIELDS = (
+    "id", "name", "owner_id", "is_active", "expires_at", "ciphertext", "key_id", "secret_version", "type_id",
+)  # fmt: skip
 # In the model's field order, as Model.from_db() takes them.
 _DOOR_COLUMNS = tuple(f.attname for f in Credential._meta.concrete_fields if f.attname in _DOOR_FIELDS)
 _DOOR_SQL = f"SELECT {', '.join(_DOOR_COLUMNS)} FROM credentials_credential WHERE id = %s"  # noqa: S608

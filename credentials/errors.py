@@ -49,6 +49,14 @@ class StaleVersion(Exception):
         )
 
 
+class VersionNotFound(Exception):
+    """No such version of the credential's secret, or it was destroyed: nothing to restore (a 404)."""
+
+    def __init__(self, number: int):
+        self.number = number
+        super().__init__(f"Version {number} of this credential does not exist, or was destroyed.")
+
+
 class InvalidCredential(Exception):
     """Bad input. ``errors`` are about the credential's attributes, ``field_errors`` about its fields."""
 

@@ -103,6 +103,13 @@ class Credential(models.Model):
     ciphertext = models.TextField(editable=False)
     key_id = models.CharField(max_length=16, db_index=True, editable=False)
     version = models.PositiveIntegerField(default=1, editable=False)
+    # The number of the sealed payload in the row (its CredentialVersion), bound into the payload itself.
+    secret_version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
+    keep_versions = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Keep at most this many versions of the secret (CREDENTIAL_MAX_VERSIONS when empty, or if fewer).",
+    )
 
     last_tested = models.DateTimeField(null=True, blank=True, editable=False)
     test_status = models.CharField(max_length=16, choices=CredentialTestStatus.choices, blank=True, editable=False)
@@ -169,6 +176,57 @@ class Credential(models.Model):
 # --- Sharing: django-guardian's direct foreign-key permission models -----------------------------
 # Direct keys, not guardian's generic tables: those store the object's id as text, and every
 # list would cast it back, which is several times slower on a large table.
+
+
+class VersionOrigin(models.TextChoices):
+    CREATED = "created", "Created"
+    CHANGED = "changed", "Changed"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    IMPORTED = "imported", "Imported"
+    RECORDED = "recorded", "Recorded when history began"
+
+
+class CredentialVersion(models.Model):
+    """One sealed payload a credential has had: its fields, secrets and allowed hosts, never shown.
+
+    The newest is the payload in the credential's row (``number == credential.secret_version``);
+    the payload is bound to its credential and number inside the token (credentials.keys.ring).
+    Destroying one wipes its ciphertext and keeps the row, saying when and by whom.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    credential = models.ForeignKey(Credential, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    origin = models.CharField(max_length=16, choices=VersionOrigin.choices)
+    restored_from = models.PositiveIntegerField(null=True, blank=True, help_text="The version a rollback restored.")
+    changed_fields = models.JSONField(default=list, blank=True, help_text="Names only, never values.")
+    ciphertext = models.TextField(blank=True)
+    key_id = models.CharField(max_length=16, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # By the event's uid, known before either row is written: the two go to the database together.
+    event = models.ForeignKey(
+        "audit.AuditEvent", to_field="uid", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+    destroyed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["credential", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["credential", "number"], name="credential_version_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"version {self.number}"
+
+    @property
+    def is_destroyed(self) -> bool:
+        return self.destroyed_at is not None
 
 
 class CredentialUserPermission(UserObjectPermissionBase):

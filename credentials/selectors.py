@@ -95,6 +95,27 @@ ATTENTION_FLAGS = {section: f"attention_{section}" for section in attention.SECT
 
 
 @dataclass(frozen=True)
+class VersionFacts:
+    """One kept version of a credential's secret as the faces show it: who, when, what changed; no value."""
+
+    number: int
+    is_current: bool
+    origin: str
+    restored_from: int | None
+    changed_fields: tuple[str, ...]
+    key_id: str
+    created_at: datetime
+    created_by: str
+    event_uid: uuid.UUID | None
+    destroyed_at: datetime | None
+    destroyed_by: str
+
+    @property
+    def is_destroyed(self) -> bool:
+        return self.destroyed_at is not None
+
+
+@dataclass(frozen=True)
 class CredentialsNeedingAttention:
     counts: dict[str, int]  # per section, in attention.SECTIONS order
     rows: QuerySet[Credential]  # the chosen section's rows (or all that need attention), sorted; not yet run
@@ -224,3 +245,39 @@ def credential_types_by_category() -> list[tuple[str, list[CredentialType]]]:
         label = CATEGORY_LABELS.get(category, category.replace("_", " ").capitalize())
         groups.setdefault(label, []).append(credential_type)
     return list(groups.items())
+
+
+def credential_versions_for_user(user: Caller, *, credential: Credential) -> list[VersionFacts]:
+    """The credential's kept versions, newest first, for a caller who may view it: facts only, never a value.
+
+    One query (users' names joined); the ciphertext is not even read.
+    """
+    _require_view(user, credential, "history")
+    rows = credential.versions.order_by("-number").values(
+        "number",
+        "origin",
+        "restored_from",
+        "changed_fields",
+        "key_id",
+        "created_at",
+        "created_by__username",
+        "event__uid",
+        "destroyed_at",
+        "destroyed_by__username",
+    )
+    return [
+        VersionFacts(
+            number=row["number"],
+            is_current=row["number"] == credential.secret_version,
+            origin=row["origin"],
+            restored_from=row["restored_from"],
+            changed_fields=tuple(row["changed_fields"]),
+            key_id=row["key_id"],
+            created_at=row["created_at"],
+            created_by=row["created_by__username"] or "",
+            event_uid=row["event__uid"],
+            destroyed_at=row["destroyed_at"],
+            destroyed_by=row["destroyed_by__username"] or "",
+        )
+        for row in rows
+    ]

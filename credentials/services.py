@@ -25,7 +25,7 @@ from credentials.errors import CredentialInUse, CredentialPermissionDenied, Inva
 from credentials.keys.ring import DecryptionError
 from credentials.keys.sealing import open_values, seal_values, sealed_secret_names
 from credentials.locking import lock_credential_for
-from credentials.models import Credential, CredentialType
+from credentials.models import Credential, CredentialType, CredentialVersion, VersionOrigin
 from credentials.permissions import CHANGE, DELETE, SHARE, user_can
 from credentials.type_cache import clear_type_cache
 from credentials.validation import (
@@ -39,6 +39,7 @@ from credentials.validation import (
     name_taken,
     resolve_type,
 )
+from credentials.versions.recording import version_of_seal, versions_prune
 
 # The one door is part of this layer's interface (ARCHITECTURE.md, "Layers").
 __all__ = [
@@ -57,8 +58,14 @@ SECRET_PLACEHOLDER = "********"  # noqa: S105  (a marker, not a password)
 
 _UPDATABLE = {
     "name", "fields", "environment", "description", "tags", "expires_at", "is_active", "allowed_hosts", "team",
-    "retest_daily",
+    "retest_daily", "keep_versions",
 }  # fmt: skip
+
+
+# The attributes an update sets as they come (validated by check_attributes), never sealed.
+_CLEAR_ATTRIBUTES = (
+    "name", "environment", "description", "tags", "expires_at", "is_active", "retest_daily", "keep_versions",
+)  # fmt: skip
 
 
 # --- Create, update, deactivate, delete ------------------------------------------------------
@@ -78,9 +85,14 @@ def credential_create(
     allowed_hosts: Sequence[str] | None = None,
     team: Group | None = None,
     retest_daily: bool = False,
+    keep_versions: int | None = None,
     ip: str | None = None,
 ) -> Credential:
-    """Validate with the type's schema, encrypt, store and audit, in one transaction."""
+    """Validate with the type's schema, encrypt, store and audit, in one transaction.
+
+    Its payload is kept as version 1 of its secret (credentials.versions); ``keep_versions`` lowers how
+    many versions it keeps below CREDENTIAL_MAX_VERSIONS.
+    """
     type_row = resolve_type(type_slug)
     spec = type_row.spec
     errors: dict[str, list[str]] = {}
@@ -90,6 +102,7 @@ def credential_create(
         "description": description,
         "tags": list(tags) if isinstance(tags, list | tuple) else tags,
         "expires_at": expires_at,
+        "keep_versions": keep_versions,
     }
     check_attributes(attributes, errors)
     if expires_at is not None and "expires_at" not in errors and expires_at <= timezone.now():
@@ -121,17 +134,24 @@ def credential_create(
         expires_at=expires_at,
         allowed_hosts=hosts,
         retest_daily=bool(retest_daily),
+        keep_versions=keep_versions,
         created_by=actor,
         updated_by=actor,
         created_at=now,
         updated_at=now,
     )
     seal_values(credential, spec, cleaned, metadata)
+    version = version_of_seal(
+        credential, actor=actor, origin=VersionOrigin.CREATED, changed_fields=[*cleaned, "allowed_hosts"]
+    )
     try:
-        # The row and its event commit together, or not at all (a savepoint inside a caller's transaction).
+        # The row, its first version and their event commit together, or not at all (a savepoint
+        # inside a caller's transaction).
         audit_record_insert(
             credential,
+            version,
             action=AuditAction.CREATED,
+            uid=version.event_id,
             actor=actor,
             credential=credential,
             ip=ip,
@@ -142,6 +162,7 @@ def credential_create(
                 "allowed_hosts": hosts,
                 "secrets_set": credential.secrets_set,
                 "retest_daily": credential.retest_daily,
+                "keep_versions": keep_versions,
             },
         )
     except IntegrityError as exc:
@@ -182,6 +203,11 @@ def credential_update(
             raise StaleVersion(expected=expected_version, current=credential.version)
         old_hosts = list(credential.allowed_hosts)
         diff = _apply_attributes(credential, changes, errors)
+        if "keep_versions" in diff and not user_can(actor, DELETE, credential):
+            # Keeping fewer versions deletes the oldest: destroying history is the owner's or an admin's.
+            raise CredentialPermissionDenied(
+                "Only the owner or an administrator may change how many versions are kept."
+            )
         if "team" in changes:
             moved, team_errors = _move_team(actor, credential, changes["team"])
             diff.update(moved)
@@ -200,14 +226,21 @@ def credential_update(
             raise InvalidCredential(errors, sealed.field_errors)
         if not diff:
             return credential
-        _save_change(actor, credential, sealed)
-        audit_record(
+        version = _save_change(actor, credential, sealed, changed=diff)
+        details = {"changes": diff, "version": credential.version}
+        if version is not None:  # a new payload: its version row is written with the event
+            details["secret_version"] = version.number
+        if version is not None or "keep_versions" in diff:
+            details["versions_pruned"] = versions_prune(credential)
+        audit_record_insert(
+            *([version] if version is not None else []),
             action=AuditAction.UPDATED,
+            uid=version.event_id if version is not None else None,
             actor=actor,
             credential=credential,
             ip=ip,
             fields=diff.get("fields", {}),
-            details={"changes": diff, "version": credential.version},
+            details=details,
         )
     return credential
 
@@ -306,15 +339,25 @@ def _takes_a_taken_name(credential: Credential, diff: Mapping[str, Any]) -> bool
     )
 
 
-def _save_change(actor: Actor, credential: Credential, sealed: _Resealed) -> None:
-    """Seal what changed, count the version, and save; a name taken meanwhile is refused as bad input."""
+def _save_change(
+    actor: Actor, credential: Credential, sealed: _Resealed, *, changed: Mapping[str, Any]
+) -> CredentialVersion | None:
+    """Seal what changed, count the version, and save; a name taken meanwhile is refused as bad input.
+
+    A new payload is a new secret version: its (unsaved) row is returned, for the caller to write with
+    the event; None when only clear attributes changed.
+    """
     reseal = sealed.cleaned is not None and (bool(sealed.field_diff) or sealed.hosts != list(credential.allowed_hosts))
     credential.allowed_hosts = sealed.hosts  # before sealing: the hosts are sealed with the secret
-    if reseal and sealed.cleaned is not None:  # the second is implied: for the type
-        seal_values(credential, credential.type.spec, sealed.cleaned, sealed.metadata)
     credential.version += 1
     credential.updated_by = actor
     credential.updated_at = timezone.now()
+    version = None
+    if reseal and sealed.cleaned is not None:  # the second is implied: for the type
+        credential.secret_version += 1
+        seal_values(credential, credential.type.spec, sealed.cleaned, sealed.metadata)
+        changed_fields = [*changed.get("fields", {}), *(["allowed_hosts"] if "allowed_hosts" in changed else [])]
+        version = version_of_seal(credential, actor=actor, origin=VersionOrigin.CHANGED, changed_fields=changed_fields)
     try:
         with transaction.atomic():
             credential.save()
@@ -323,12 +366,13 @@ def _save_change(actor: Actor, credential: Credential, sealed: _Resealed) -> Non
         if _is_name_conflict(exc):
             raise InvalidCredential({"name": [NAME_TAKEN]}) from None
         raise
+    return version
 
 
 def _apply_attributes(credential: Credential, changes: Mapping[str, Any], errors: Mapping[str, Any]) -> dict[str, Any]:
     """Set the valid clear attributes that differ; return their old and new values."""
     diff: dict[str, Any] = {}
-    for attribute in ("name", "environment", "description", "tags", "expires_at", "is_active", "retest_daily"):
+    for attribute in _CLEAR_ATTRIBUTES:
         if attribute not in changes or attribute in errors:
             continue
         new = changes[attribute]

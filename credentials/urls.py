@@ -1,8 +1,9 @@
-"""The site's pages for credentials: list, needs attention, create from a schema, detail, test, edit, share, delete."""
+"""The site's pages for credentials: list, needs attention, create from a schema, detail, test, edit, share, delete,
+and a version of the secret restored or destroyed."""
 
 from django.urls import path
 
-from credentials.views import attention, detail, editing, listing, sharing, testing
+from credentials.views import attention, detail, editing, listing, sharing, testing, versions
 
 app_name = "credentials"
 
@@ -17,4 +18,6 @@ urlpatterns = [
     path("credentials/<uuid:pk>/delete/", editing.credential_delete_page, name="delete"),
     path("credentials/<uuid:pk>/shares/", sharing.credential_shares_page, name="shares"),
     path("credentials/<uuid:pk>/shares/remove/", sharing.credential_unshare_page, name="unshare"),
+    path("credentials/<uuid:pk>/versions/<int:number>/restore/", versions.version_restore_page, name="version-restore"),
+    path("credentials/<uuid:pk>/versions/<int:number>/destroy/", versions.version_destroy_page, name="version-destroy"),
 ]

@@ -78,6 +78,10 @@ def _check_shapes(values: Mapping[str, Any], errors: dict[str, list[str]]) -> No
             errors["expires_at"] = ["Enter a date and time with a time zone."]
     if "is_active" in values and not isinstance(values["is_active"], bool):
         errors["is_active"] = ["Enter true or false."]
+    if "keep_versions" in values:
+        keep, ceiling = values["keep_versions"], settings.CREDENTIAL_MAX_VERSIONS
+        if keep is not None and (not isinstance(keep, int) or isinstance(keep, bool) or not 1 <= keep <= ceiling):
+            errors["keep_versions"] = [f"Enter a whole number from 1 to {ceiling} (CREDENTIAL_MAX_VERSIONS), or null."]
 
 
 def clean_hosts(raw: Any, errors: dict[str, list[str]]) -> list[str] | None:

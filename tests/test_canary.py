@@ -1,10 +1,11 @@
 """The canary: a unique secret goes through every operation and is then looked for everywhere.
 
 A credential of every built-in type holds the canary in every secret field; it is created,
-updated (new canaries), read through the one door, denied to a stranger, submitted with
-errors in the admin, and deleted. The canary, in its plain, URL-encoded and base64 forms,
-must then appear in no audit row, no captured log line (SQL included), no admin page, no
-error message and no database column.
+updated (new canaries), read through the one door, denied to a stranger, rolled back to its
+first canary with the second's version destroyed, submitted with errors in the admin, and
+deleted. The canary, in its plain, URL-encoded and base64 forms, must then appear in no audit
+row, no captured log line (SQL included), no admin page, no error message and no database
+column.
 """
 
 import base64
@@ -17,7 +18,9 @@ from django.db import connection
 
 from credentials.errors import CredentialNotFound
 from credentials.models import Credential
+from credentials.selectors import credential_versions_for_user
 from credentials.services import credential_delete, credential_reveal, credential_update
+from credentials.versions.services import credential_rollback, credential_version_destroy
 from tests.canary import Haystack, dump_database
 from tests.factories import BUILTIN_SLUGS, make_credential, ssh_keypair, valid_fields
 
@@ -78,6 +81,15 @@ def test_the_canary_leaks_nowhere(owner, stranger, superuser, client, caplog, sq
         with pytest.raises(CredentialNotFound) as denied:
             credential_reveal(actor=stranger, credential_id=credential.pk, service="canary-test")
         haystack.add("denial message", str(denied.value))
+        # The history: the first canary restored as version 3, the second's version destroyed; versions 1
+        # and 3 keep the first sealed, and the faces list them (the admin's inline too) without a value.
+        done = credential_rollback(actor=owner, credential_id=credential.pk, number=1)
+        haystack.add("rollback", repr(done))
+        destroyed = credential_version_destroy(actor=owner, credential_id=credential.pk, number=2)
+        haystack.add("destroyed version", repr(vars(destroyed)))
+        haystack.add("versions listed", repr(credential_versions_for_user(owner, credential=done.credential)))
+        restored = credential_reveal(actor=owner, credential_id=credential.pk, service="canary-test")
+        assert canary in restored.secret_values
 
     client.force_login(superuser)
     # A form sent back with an error must not echo the secrets it was given.
@@ -111,6 +123,7 @@ def test_the_canary_leaks_nowhere(owner, stranger, superuser, client, caplog, sq
     # The search can see: the canary's own name is in the haystack (credential names), so
     # a leak would not be missed for want of looking.
     assert any("canary github_pat" in text for _, text in haystack.pieces)
+    assert any("Rolled back" in text and "History of the secret" in text for _, text in haystack.pieces), "no history"
 
 
 @pytest.mark.parametrize("encode", [str, lambda s: quote(s, safe=""), lambda s: base64.b64encode(s.encode()).decode()])

@@ -25,6 +25,7 @@ from credentials.errors import (
     CredentialPermissionDenied,
     InvalidCredential,
     StaleVersion,
+    VersionNotFound,
 )
 from plugins.errors import InvalidPlugin, PluginNotFound
 
@@ -80,7 +81,7 @@ def _plain(detail: Any) -> Any:
 
 
 def _as_api_exception(exc: Exception) -> Exception:
-    if isinstance(exc, CredentialNotFound | PluginNotFound):
+    if isinstance(exc, CredentialNotFound | PluginNotFound | VersionNotFound):
         return exceptions.NotFound(str(exc))
     if isinstance(exc, CredentialPermissionDenied):
         return exceptions.PermissionDenied(str(exc))

@@ -25,7 +25,8 @@ from config.admin_actor import ActorForm, form_for_request
 from credentials.admin.sharing import CredentialSharingAdminMixin
 from credentials.errors import CredentialInUse, CredentialNotFound, TestQueueUnavailable
 from credentials.forms.credential import CredentialForm, schema_field_names
-from credentials.models import Credential, CredentialType
+from credentials.models import Credential, CredentialType, CredentialVersion
+from credentials.permissions import VIEW, user_can
 from credentials.selectors import credential_list_for_user, credential_type_list, credential_types_by_category
 from credentials.services import credential_delete
 from credentials.testers.runs import credential_test_request
@@ -61,10 +62,13 @@ class CredentialAdminForm(ActorForm, CredentialForm):
         return self.instance
 
 
-ADD_ATTRIBUTES = ["name", "environment", "team", "description", "tags", "expires_at", "retest_daily"]
-CHANGE_ATTRIBUTES = ["name", "environment", "description", "tags", "expires_at", "is_active", "retest_daily", "version"]
+ADD_ATTRIBUTES = ["name", "environment", "team", "description", "tags", "expires_at", "retest_daily", "keep_versions"]
+CHANGE_ATTRIBUTES = [
+    "name", "environment", "description", "tags", "expires_at", "is_active", "retest_daily", "keep_versions", "version",
+]  # fmt: skip
 VIEW_ATTRIBUTES = [
-    "name", "environment", "description", "tags", "expires_at", "is_active", "retest_daily", "allowed_hosts",
+    "name", "environment", "description", "tags", "expires_at", "is_active", "retest_daily", "keep_versions",
+    "allowed_hosts",
 ]  # fmt: skip
 STORED_FACTS = [
     "type",
@@ -87,6 +91,47 @@ IN_USE_HINT = (
 )
 
 
+class CredentialVersionInline(admin.TabularInline):
+    """The secret's kept versions on the credential's change page: facts only, read-only, never the ciphertext.
+
+    Restoring and destroying are the site's and the API's (one audited service each): nothing here writes.
+    """
+
+    model = CredentialVersion
+    fk_name = "credential"
+    verbose_name = "version of the secret"
+    verbose_name_plural = "History of the secret (restore or destroy a version on the site's page)"
+    fields = readonly_fields = (
+        "number", "origin", "restored_from", "changed", "key_id", "created_at", "created_by", "destroyed_at",
+        "destroyed_by",
+    )  # fmt: skip
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CredentialVersion]:
+        # Only the parent's rows reach the page (the formset filters by it); the token is never loaded.
+        return super().get_queryset(request).defer("ciphertext").select_related("created_by", "destroyed_by")
+
+    # Whoever may view the credential may read its history; its own model permissions are not asked. Without
+    # a credential (get_queryset asks so) the answer is the page's: the inline exists only on a credential's.
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None or (isinstance(obj, Credential) and user_can(request.user, VIEW, obj))
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Changed fields")
+    def changed(self, version: CredentialVersion) -> str:
+        return ", ".join(version.changed_fields) or "—"
+
+
 @admin.register(Credential)
 class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):
     # Six columns, so that the list fits 1,280 px beside the admin's navigation and filters; whether it is active,
@@ -104,6 +149,14 @@ class CredentialAdmin(CredentialSharingAdminMixin, admin.ModelAdmin):
         css = {"all": ("latchkey/admin.css",)}
 
     actions = ["test_selected", "delete_selected"]
+    inlines = [CredentialVersionInline]
+
+    def get_inline_instances(self, request: HttpRequest, obj: Credential | None = None) -> list[Any]:
+        # Shown, never posted: the service saves while the form validates (CredentialAdminForm), and a
+        # view-only formset posted back has nothing to say. On add there is no history yet.
+        if obj is None or request.method == "POST":
+            return []
+        return super().get_inline_instances(request, obj)
 
     @admin.action(description="Test the selected credentials")
     def test_selected(self, request: HttpRequest, queryset: QuerySet[Credential]) -> None:

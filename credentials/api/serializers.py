@@ -75,6 +75,15 @@ def _hosts() -> serializers.ListField:
     return serializers.ListField(child=StrictCharField(max_length=253), max_length=50, required=False)
 
 
+def _keep_versions() -> serializers.IntegerField:
+    return serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Keep at most this many versions of the secret (1 to CREDENTIAL_MAX_VERSIONS); null: the setting. "
+        "Lowering it deletes the oldest at once, so only the owner or an administrator may change it.",
+    )
+
+
 class CredentialCreateInput(StrictInput):
     type = StrictCharField(max_length=64, help_text="A credential type's slug, from /api/credential-types/.")
     name = StrictCharField(max_length=200)
@@ -88,6 +97,7 @@ class CredentialCreateInput(StrictInput):
     team = _team()
     allowed_hosts = _hosts()
     retest_daily = StrictBooleanField(required=False, help_text="Test it again every day and record the result.")
+    keep_versions = _keep_versions()
 
 
 class CredentialUpdateInput(StrictInput):
@@ -103,6 +113,7 @@ class CredentialUpdateInput(StrictInput):
     allowed_hosts = _hosts()
     is_active = StrictBooleanField(required=False)
     retest_daily = StrictBooleanField(required=False, help_text="Test it again every day and record the result.")
+    keep_versions = _keep_versions()
     version = serializers.IntegerField(
         min_value=1, required=False, help_text="The version you read; or send it as If-Match."
     )
@@ -181,6 +192,10 @@ class CredentialOutput(serializers.Serializer):
         help_text="Failed CREDENTIAL_TEST_FLAG_AFTER tests or more in a row."
     )
     retest_daily = serializers.BooleanField(help_text="Tested again every day.")
+    secret_version = serializers.IntegerField(help_text="The number of the current version of its secret.")
+    keep_versions = serializers.IntegerField(
+        allow_null=True, help_text="How many versions it keeps, when fewer than CREDENTIAL_MAX_VERSIONS."
+    )
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -328,8 +343,8 @@ class CredentialTypeOutput(serializers.Serializer):
 ROW_COLUMNS = (
     "id", "name", "type_id", "environment", "owner_id", "owner__username", "team__name", "description",
     "tags", "is_active", "expires_at", "allowed_hosts", "public_fields", "secrets_set", "metadata",
-    "test_status", "last_tested", "test_message", "test_failures", "retest_daily", "version", "created_at",
-    "updated_at", *FLAGS,
+    "test_status", "last_tested", "test_message", "test_failures", "retest_daily", "secret_version",
+    "keep_versions", "version", "created_at", "updated_at", *FLAGS,
 )  # fmt: skip
 
 
@@ -362,6 +377,8 @@ def credential_list_row(row: Mapping[str, Any], permissions: list[str], now: Any
         "test_failures": row["test_failures"],
         "test_flagged": is_flagged(row["test_failures"]),
         "retest_daily": row["retest_daily"],
+        "secret_version": row["secret_version"],
+        "keep_versions": row["keep_versions"],
         "version": row["version"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],

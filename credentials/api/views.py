@@ -55,7 +55,7 @@ def _query(request: Request) -> dict[str, str]:
     return request.query_params.dict()
 
 
-def _etag(version: int) -> str:
+def etag(version: int) -> str:
     return f'"{version}"'
 
 
@@ -87,13 +87,13 @@ class CredentialTypeViewSet(viewsets.GenericViewSet):
 
 
 # Declared on each operation whose path has {id}: on the class it would reach list and create too.
-_ID = OpenApiParameter("id", str, OpenApiParameter.PATH, description="The credential's id (a UUID).")
-_IF_MATCH_HEADER = OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False)
+ID_PARAMETER = OpenApiParameter("id", str, OpenApiParameter.PATH, description="The credential's id (a UUID).")
+IF_MATCH_PARAMETER = OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False)
 
 
 # Shared by the credential routes: the caller's view of the credential named in the URL. (A
 # comment, not a docstring: drf-spectacular would show a docstring on every operation.)
-class _CredentialRoute(viewsets.GenericViewSet):
+class CredentialRoute(viewsets.GenericViewSet):
     queryset = Credential.objects.none()  # for the schema; reads go through the selectors
     serializer_class: type[serializers.Serializer[Any]] = CredentialOutput
     lookup_value_regex = "[^/]+"
@@ -123,28 +123,28 @@ class _CredentialRoute(viewsets.GenericViewSet):
     ),
     retrieve=extend_schema(
         summary="One credential: non-secret fields, and whether each secret is set",
-        parameters=[_ID],
+        parameters=[ID_PARAMETER],
         responses={200: CredentialOutput, **errors_for(401, 404)},
     ),
     update=extend_schema(
         summary="Replace a credential's attributes; a secret omitted is kept",
         request=CredentialUpdateInput,
-        parameters=[_ID, _IF_MATCH_HEADER],
+        parameters=[ID_PARAMETER, IF_MATCH_PARAMETER],
         responses={200: CredentialOutput, **errors_for(400, 401, 403, 404, 409, 412, 413, 415, 428)},
     ),
     partial_update=extend_schema(
         summary="Change some of a credential's attributes; a secret omitted is kept",
         request=CredentialUpdateInput,
-        parameters=[_ID, _IF_MATCH_HEADER],
+        parameters=[ID_PARAMETER, IF_MATCH_PARAMETER],
         responses={200: CredentialOutput, **errors_for(400, 401, 403, 404, 409, 412, 413, 415, 428)},
     ),
     destroy=extend_schema(
         summary="Delete a credential (its audit trail stays); refused (409) while plugins use it",
-        parameters=[_ID],
+        parameters=[ID_PARAMETER],
         responses={204: OpenApiResponse(description="Deleted."), **errors_for(401, 403, 404, 409)},
     ),
 )
-class CredentialViewSet(_CredentialRoute):
+class CredentialViewSet(CredentialRoute):
     pagination_class = OneQueryPageNumberPagination
 
     def list(self, request: Request) -> Response:
@@ -178,11 +178,11 @@ class CredentialViewSet(_CredentialRoute):
             actor=signed_in(request.user), type_slug=data.pop("type"), ip=client_ip(request), **data
         )
         return Response(
-            self._output(credential), status=status.HTTP_201_CREATED, headers={"ETag": _etag(credential.version)}
+            self._output(credential), status=status.HTTP_201_CREATED, headers={"ETag": etag(credential.version)}
         )
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(self._output(self.credential), headers={"ETag": _etag(self.credential.version)})
+        return Response(self._output(self.credential), headers={"ETag": etag(self.credential.version)})
 
     def update(self, request: Request, pk: str) -> Response:
         return self._change(request, partial=False)
@@ -201,7 +201,7 @@ class CredentialViewSet(_CredentialRoute):
         changes = dict(payload.validated_data)
         body_version = changes.pop("version", None)
         header = request.headers.get("If-Match")
-        header_version = _if_match_version(header) if header is not None else None
+        header_version = if_match_version(header) if header is not None else None
         if body_version is None and header_version is None:
             raise PreconditionRequired()
         try:
@@ -217,7 +217,7 @@ class CredentialViewSet(_CredentialRoute):
                 raise PreconditionFailed(str(exc)) from None
             raise
         fresh = selectors.credential_get_for_user(request.user, credential_id=self.credential.pk)
-        return Response(self._output(fresh), headers={"ETag": _etag(fresh.version)})
+        return Response(self._output(fresh), headers={"ETag": etag(fresh.version)})
 
     def destroy(self, request: Request, pk: str) -> Response:
         services.credential_delete(
@@ -227,7 +227,7 @@ class CredentialViewSet(_CredentialRoute):
 
     @extend_schema(
         summary="The credential's audit events, newest first",
-        parameters=[_ID],
+        parameters=[ID_PARAMETER],
         responses={200: AuditEventOutput(many=True), **errors_for(400, 401, 403, 404)},
     )
     @action(detail=True, methods=["get"], url_path="audit-logs")
@@ -240,7 +240,7 @@ class CredentialViewSet(_CredentialRoute):
         summary="Test the credential against its server, as a background task",
         description="Answers 202 at once; poll the credential (status_url) until test_status is passed or "
         "failed. A test already running is not started again. Needs *use*.",
-        parameters=[_ID],
+        parameters=[ID_PARAMETER],
         request=None,
         responses={202: TestRequestOutput, **errors_for(401, 403, 404, 503)},
     )
@@ -254,7 +254,7 @@ class CredentialViewSet(_CredentialRoute):
 
     @extend_schema(
         summary="When and by which services the secret was last used, and the plugins that use it",
-        parameters=[_ID],
+        parameters=[ID_PARAMETER],
         responses={200: UsageOutput, **errors_for(401, 403, 404)},
     )
     @action(detail=True, methods=["get"], pagination_class=None)
@@ -262,20 +262,20 @@ class CredentialViewSet(_CredentialRoute):
         return Response(UsageOutput(selectors.credential_usage_for_user(request.user, credential=self.credential)).data)
 
 
-def _if_match_version(header: str) -> int:
+def if_match_version(header: str) -> int:
     match = _IF_MATCH.match(header)
     if match is None:
         raise ValidationError({"If-Match": ['Send the ETag you received, such as "3".']})
     return int(match.group(1))
 
 
-class CredentialSharesViewSet(_CredentialRoute):
+class CredentialSharesViewSet(CredentialRoute):
     pagination_class = None
     serializer_class = ShareOutput
 
     @extend_schema(
         summary="Who the credential is shared with",
-        parameters=[_ID],
+        parameters=[ID_PARAMETER],
         responses={200: ShareOutput(many=True), **errors_for(401, 403, 404)},
     )
     def list(self, request: Request, pk: str) -> Response:
@@ -284,7 +284,7 @@ class CredentialSharesViewSet(_CredentialRoute):
 
     @extend_schema(
         summary="Share with a user or a group: use, view or change",
-        parameters=[_ID],
+        parameters=[ID_PARAMETER],
         request=ShareInput,
         responses={200: ShareOutput, **errors_for(400, 401, 403, 404, 413, 415)},
     )
@@ -304,7 +304,7 @@ class CredentialSharesViewSet(_CredentialRoute):
 
     @extend_schema(
         summary="Take back some or all of a user's or group's permissions",
-        parameters=[_ID, UnshareFilters],
+        parameters=[ID_PARAMETER, UnshareFilters],
         responses={200: ShareOutput, **errors_for(400, 401, 403, 404)},
     )
     def destroy_share(self, request: Request, pk: str) -> Response:

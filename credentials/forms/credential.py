@@ -8,7 +8,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.validators import MaxValueValidator
 from django.db.models import Q, QuerySet
 from django.utils.html import escape
 from django.views.decorators.debug import sensitive_variables
@@ -219,6 +221,13 @@ class CredentialForm(forms.Form):
     retest_daily = forms.BooleanField(
         required=False, label="Test daily", help_text="Test it again every day and record the result."
     )
+    # Its ceiling, CREDENTIAL_MAX_VERSIONS, is a setting: added per form (_set_up_attributes); the service checks too.
+    keep_versions = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Versions kept",
+        help_text="How many versions of the secret to keep for rollback; blank keeps the most the site allows.",
+    )
     allowed_hosts = ListField(
         separator=_HOST_SEPARATORS,
         joiner="\n",
@@ -256,6 +265,7 @@ class CredentialForm(forms.Form):
             "expires_at": credential.expires_at.replace(microsecond=0) if credential.expires_at else None,
             "is_active": credential.is_active,
             "retest_daily": credential.retest_daily,
+            "keep_versions": credential.keep_versions,
             "allowed_hosts": list(credential.allowed_hosts),
             "team": credential.team_id,
             "version": credential.version,
@@ -266,6 +276,11 @@ class CredentialForm(forms.Form):
         return initial
 
     def _set_up_attributes(self, teams: QuerySet[Group] | None) -> None:
+        ceiling = settings.CREDENTIAL_MAX_VERSIONS
+        keep = self.fields["keep_versions"]
+        keep.validators.append(MaxValueValidator(ceiling))
+        keep.widget.attrs["max"] = ceiling
+        keep.help_text = f"{keep.help_text} At most {ceiling}."
         if teams is None:
             del self.fields["team"]
         elif self.credential is None:
@@ -326,7 +341,8 @@ class CredentialForm(forms.Form):
 
     def _add_rule_errors(self, cleaned: dict[str, Any]) -> None:
         """The services' own checks of the inputs that passed the form's, beside each input."""
-        attributes = {name: cleaned[name] for name in ("name", "environment", "description", "tags") if name in cleaned}
+        names = ("name", "environment", "description", "tags", "keep_versions")
+        attributes = {name: cleaned[name] for name in names if name in cleaned}
         problems: dict[str, list[str]] = {}
         check_attributes(attributes, problems)
         if self.credential is None:
@@ -425,13 +441,17 @@ class CredentialForm(forms.Form):
             "allowed_hosts": data["allowed_hosts"] or None,
             "team": data.get("team"),
             "retest_daily": data["retest_daily"],
+            "keep_versions": data.get("keep_versions"),
         }
 
     @sensitive_variables("changes", "fields")
     def update_changes(self) -> dict[str, Any]:
         """Only what the user changed: the service compares, audits and bumps the version."""
         changed = set(self.changed_data)
-        attributes = ("name", "environment", "description", "tags", "expires_at", "is_active", "retest_daily")
+        attributes = (
+            "name", "environment", "description", "tags", "expires_at", "is_active", "retest_daily", "keep_versions",
+        )  # fmt: skip
+        # A disabled input (keep_versions, for who may not delete) is never in changed_data.
         changes = {name: self.cleaned_data[name] for name in attributes if name in changed}
         if "team" in changed:
             changes["team"] = self.cleaned_data["team"]

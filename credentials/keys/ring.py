@@ -50,7 +50,7 @@ class TamperedError(DecryptionError):
 
 
 class MisboundError(DecryptionError):
-    reason = "belongs to another credential or type: it was copied from another row"
+    reason = "belongs to another credential, type or version: it was copied from another row"
 
 
 def key_id_for(key: bytes) -> str:
@@ -70,7 +70,12 @@ class Sealed:
 
 
 class KeyRing:
-    """Encrypts with the first key, decrypts with the key a row names; payloads carry their row."""
+    """Encrypts with the first key, decrypts with the key a row names; payloads carry their row and number.
+
+    The number is the payload's version (CredentialVersion.number, Credential.secret_version): a
+    version's token copied to another row or number fails as a moved row does. Payloads sealed
+    before versions were numbered carry none, and count as number 1, which is what they were.
+    """
 
     def __init__(self, raw_keys: Sequence[str]):
         if not raw_keys:
@@ -86,9 +91,9 @@ class KeyRing:
         return f"<KeyRing primary={self.primary_key_id} keys={len(self.key_ids)}>"
 
     @sensitive_variables("data", "plaintext")
-    def seal(self, *, credential_id: Any, type_slug: str, data: dict[str, Any]) -> Sealed:
+    def seal(self, *, credential_id: Any, type_slug: str, number: int, data: dict[str, Any]) -> Sealed:
         plaintext = json.dumps(
-            {"v": PAYLOAD_VERSION, "credential": str(credential_id), "type": type_slug, "data": data},
+            {"v": PAYLOAD_VERSION, "credential": str(credential_id), "type": type_slug, "n": number, "data": data},
             separators=(",", ":"),
             sort_keys=True,
         ).encode()
@@ -96,24 +101,26 @@ class KeyRing:
         return Sealed(ciphertext=token.decode("ascii"), key_id=self.primary_key_id)
 
     @sensitive_variables("plaintext", "payload")
-    def open(self, *, credential_id: Any, type_slug: str, ciphertext: str, key_id: str) -> dict[str, Any]:
-        _, payload = self._open(credential_id, type_slug, ciphertext, key_id)
+    def open(self, *, credential_id: Any, type_slug: str, number: int, ciphertext: str, key_id: str) -> dict[str, Any]:
+        _, payload = self._open(credential_id, type_slug, number, ciphertext, key_id)
         return payload["data"]
 
     @sensitive_variables("plaintext", "payload")
-    def reseal(self, *, credential_id: Any, type_slug: str, ciphertext: str, key_id: str) -> Sealed:
+    def reseal(self, *, credential_id: Any, type_slug: str, number: int, ciphertext: str, key_id: str) -> Sealed:
         """The same payload under the primary key, for rotation: opened and checked as ``open`` does.
 
-        The authenticated bytes are encrypted again as they are, never rebuilt, so the row id and
-        type they are bound to cannot change; a row that fails ``open`` is refused, not laundered
+        The authenticated bytes are encrypted again as they are, never rebuilt, so the row id, type
+        and number they are bound to cannot change; a row that fails ``open`` is refused, not laundered
         under the new key.
         """
-        plaintext, _ = self._open(credential_id, type_slug, ciphertext, key_id)
+        plaintext, _ = self._open(credential_id, type_slug, number, ciphertext, key_id)
         token = self._fernets[self.primary_key_id].encrypt(plaintext)
         return Sealed(ciphertext=token.decode("ascii"), key_id=self.primary_key_id)
 
     @sensitive_variables("plaintext", "payload")
-    def _open(self, credential_id: Any, type_slug: str, ciphertext: str, key_id: str) -> tuple[bytes, dict[str, Any]]:
+    def _open(
+        self, credential_id: Any, type_slug: str, number: int, ciphertext: str, key_id: str
+    ) -> tuple[bytes, dict[str, Any]]:
         fernet = self._fernets.get(key_id)
         if fernet is None:
             raise UnknownKeyError(credential_id, f"key id {key_id or '(none)'}")
@@ -126,6 +133,8 @@ class KeyRing:
             raise TamperedError(credential_id, f"unknown payload version {payload.get('v')!r}")
         if payload.get("credential") != str(credential_id) or payload.get("type") != type_slug:
             raise MisboundError(credential_id)
+        if payload.get("n", 1) != number:
+            raise MisboundError(credential_id, f"sealed as version {payload.get('n', 1)}, read as version {number}")
         return plaintext, payload
 
 

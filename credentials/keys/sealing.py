@@ -9,7 +9,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from credentials import types
 from credentials.keys.ring import get_keyring
-from credentials.models import Credential
+from credentials.models import Credential, CredentialVersion
 
 
 def open_values(credential: Credential) -> dict[str, Any]:
@@ -18,8 +18,20 @@ def open_values(credential: Credential) -> dict[str, Any]:
     return get_keyring().open(
         credential_id=credential.pk,
         type_slug=credential.type.slug,
+        number=credential.secret_version,
         ciphertext=credential.ciphertext,
         key_id=credential.key_id,
+    )
+
+
+def open_version(credential: Credential, version: CredentialVersion) -> dict[str, Any]:
+    """The payload a kept version holds, as ``open_values`` answers for the row (DecryptionError if it cannot)."""
+    return get_keyring().open(
+        credential_id=credential.pk,
+        type_slug=credential.type.slug,
+        number=version.number,
+        ciphertext=version.ciphertext,
+        key_id=version.key_id,
     )
 
 
@@ -27,13 +39,17 @@ def open_values(credential: Credential) -> dict[str, Any]:
 def seal_values(
     credential: Credential, spec: types.CredentialType, values: Mapping[str, Any], metadata: Mapping[str, Any]
 ) -> None:
-    """Encrypt the values (and the hosts they may go to) into the row; refresh its clear copies.
+    """Encrypt the values (and the hosts they may go to) into the row as its ``secret_version``; refresh
+    its clear copies.
 
-    ``metadata`` is what ``spec.clean_with_metadata`` derived along with ``values``."""
+    ``metadata`` is what ``spec.clean_with_metadata`` derived along with ``values``. The caller sets
+    ``secret_version`` first (1 for a new row, one more for each change) and keeps the version's row.
+    """
     secret_names = set(spec.secret_field_names)
     sealed = get_keyring().seal(
         credential_id=credential.pk,
         type_slug=spec.slug,
+        number=credential.secret_version,
         data={
             "fields": dict(values),
             "allowed_hosts": list(credential.allowed_hosts),

@@ -21,13 +21,14 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from audit.models import AuditAction
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_insert
 from credentials.errors import InvalidCredential
 from credentials.keys.ring import DecryptionError
 from credentials.keys.sealing import open_values, seal_values
 from credentials.keys.transfer_file import open_file, seal_file
-from credentials.models import Credential
+from credentials.models import Credential, VersionOrigin
 from credentials.validation import check_attributes, check_destinations, clean_fields, clean_hosts, resolve_type
+from credentials.versions.recording import version_of_seal
 
 BODY_FORMAT = "latchkey-credentials-body"
 _INSERT_BATCH = 500
@@ -250,8 +251,14 @@ def credentials_import(
                 rows.append(credential)
             Credential.objects.bulk_create(rows, batch_size=_INSERT_BATCH)
             for credential, plan in zip(rows, planned, strict=True):
-                audit_record(
+                # Its history here starts with the payload as imported (the file carries no older versions).
+                version = version_of_seal(
+                    credential, actor=None, origin=VersionOrigin.IMPORTED, changed_fields=plan.cleaned
+                )
+                audit_record_insert(
+                    version,
                     action=AuditAction.IMPORTED,
+                    uid=version.event_id,
                     credential=credential,
                     service="manage.py import_credentials",
                     details={

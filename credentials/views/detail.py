@@ -1,4 +1,4 @@
-"""One credential's page: what it is, where it may go, which secrets are set, who shares it, what used it."""
+"""One credential's page: what it is, where it may go, its secrets, who shares it, what used it, its history."""
 
 from __future__ import annotations
 
@@ -9,15 +9,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from credentials.models import Credential
+from credentials.models import Credential, VersionOrigin
 from credentials.permissions import SHARE, VIEW
 from credentials.selectors import (
+    VersionFacts,
     credential_audit_events_for_user,
     credential_shares_for_user,
     credential_usage_for_user,
+    credential_versions_for_user,
 )
 from credentials.teams import team_access
 from credentials.testers.runs import is_flagged
+from credentials.versions.recording import versions_kept
 from credentials.views.common import icon_of, visible_credential
 
 RECENT_EVENTS = 20
@@ -34,6 +37,12 @@ def field_rows(credential: Credential) -> list[dict[str, Any]]:
         elif spec.name in credential.public_fields:
             rows.append({"label": spec.label, "secret": False, "value": credential.public_fields[spec.name]})
     return rows
+
+
+def version_rows(versions: list[VersionFacts]) -> list[dict[str, Any]]:
+    """The history's rows, newest first: each version's facts and its origin in words."""
+    labels = dict(VersionOrigin.choices)
+    return [{"facts": facts, "origin": labels.get(facts.origin, facts.origin)} for facts in versions]
 
 
 @login_required
@@ -56,6 +65,8 @@ def credential_detail(request: HttpRequest, pk: Any) -> HttpResponse:
             # Each plugin links to its page only for a viewer who may open it ("visible").
             plugin_usage=usage.get("plugins", []),
             events=list(credential_audit_events_for_user(request.user, credential=credential)[:RECENT_EVENTS]),
+            versions=version_rows(credential_versions_for_user(request.user, credential=credential)),
+            versions_kept=versions_kept(credential),
         )
     if VIEW in allowed or SHARE in allowed:
         context["shares"] = credential_shares_for_user(request.user, credential=credential)

@@ -2,8 +2,8 @@
 
 A credential of every built-in type is created through the API with a unique canary in each
 secret field, then listed, read, changed (with a new canary, and with mistakes that send
-canaries back), shared, unshared and audited. No response and no log line may hold any of
-the canaries in any form.
+canaries back), shared, unshared, rolled back to the first canary (a version destroyed) and
+audited. No response and no log line may hold any of the canaries in any form.
 """
 
 import uuid
@@ -73,6 +73,15 @@ def test_no_api_response_holds_a_secret(caplog):
         api("get", f"{base}usage/")
         api("options", f"{base}shares/")
         assert api("delete", f"{base}shares/?user=friend&permissions=view").status_code == 200
+        # The history: listed, the first canaries restored, the second's version destroyed, each answer searched.
+        api("get", f"{base}versions/")
+        current = api("get", base).json()["version"]
+        rolled = api("post", f"{base}versions/1/rollback/", {"version": current})
+        assert rolled.status_code == 200, rolled.content
+        assert api("delete", f"{base}versions/2/").status_code == 204
+        assert api("post", f"{base}versions/2/rollback/", {"version": current + 1}).status_code == 404
+        assert api("post", f"{base}versions/3/rollback/", {"version": current + 1}).status_code == 400
+        api("get", f"{base}versions/")
 
     # What the friend, who may only use them, sees.
     friend_api = RecordingClient(APIClient(), haystack)
@@ -81,6 +90,9 @@ def test_no_api_response_holds_a_secret(caplog):
     for credential_id in ids.values():
         friend_api("get", f"/api/credentials/{credential_id}/")
         friend_api("patch", f"/api/credentials/{credential_id}/", {"description": "no", "version": 2})
+        assert friend_api("get", f"/api/credentials/{credential_id}/versions/").status_code == 403
+        rollback = friend_api("post", f"/api/credentials/{credential_id}/versions/1/rollback/", {"version": 4})
+        assert rollback.status_code == 403
 
     # A failed login whose password is a canary is not echoed either.
     login_canary = f"CANARY-{uuid.uuid4().hex}"
@@ -98,3 +110,4 @@ def test_no_api_response_holds_a_secret(caplog):
     assert len(haystack.pieces) > 200, "too few responses were searched"
     assert any("canary github_pat" in text for _, text in haystack.pieces), "the search is blind"
     assert haystack.leaks(secrets) == []
+    assert any('"restored_from":1' in text for _, text in haystack.pieces), "the history was not searched"

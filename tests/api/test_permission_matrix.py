@@ -16,7 +16,8 @@ from django.urls import get_resolver
 from rest_framework.test import APIClient
 
 from credentials.door import credential_reveal
-from credentials.models import Credential, CredentialGroupPermission, CredentialUserPermission
+from credentials.models import Credential, CredentialGroupPermission, CredentialUserPermission, CredentialVersion
+from credentials.services import credential_update
 from credentials.sharing import credential_share
 from credentials.teams import team_set_manager
 from plugins.models import Plugin
@@ -81,6 +82,15 @@ MATRIX: dict[str, tuple[int, ...]] = {
                                                         (401, 404, 403, 403, 403, 403, 200, 200, 200, 200),
     "OPTIONS /api/credentials/{id}/shares/":            (401, 404, 200, 200, 200, 200, 200, 200, 200, 200),
     "PATCH /api/credentials/{id}/shares/":              (401, 404, 405, 405, 405, 405, 405, 405, 405, 405),
+
+    # The secret's history: listed with view, restored with change, destroyed with delete (the owner, admins).
+    "GET /api/credentials/{id}/versions/":              (401, 404, 403, 200, 200, 403, 200, 200, 200, 200),
+    "OPTIONS /api/credentials/{id}/versions/":          (401, 404, 200, 200, 200, 200, 200, 200, 200, 200),
+    "POST /api/credentials/{id}/versions/":             (401, 404, 405, 405, 405, 405, 405, 405, 405, 405),
+    "POST /api/credentials/{id}/versions/{number}/rollback/":  (401, 404, 403, 403, 200, 403, 200, 200, 200, 200),
+    "GET /api/credentials/{id}/versions/{number}/rollback/":   (401, 404, 405, 405, 405, 405, 405, 405, 405, 405),
+    "DELETE /api/credentials/{id}/versions/{number}/":         (401, 404, 403, 403, 403, 403, 403, 204, 204, 204),
+    "GET /api/credentials/{id}/versions/{number}/":            (401, 404, 405, 405, 405, 405, 405, 405, 405, 405),
 
     "GET /api/plugins/":                                (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
     "POST /api/plugins/":                               (401, 400, 202, 400, 400, 202, 202, 202, 202, 202),
@@ -152,6 +162,7 @@ class World:
             slug=self.credential.type.slug,
             owner=self.users["owner"].username,
             bystander=self.bystander.username,
+            number=1,  # the version before the current one
         )
 
     def client(self, role: str) -> APIClient:
@@ -192,6 +203,8 @@ def build_world() -> World:
     credential_share(actor=owner, credential_id=credential.pk, permissions=["use"], user=bystander)
     # Some use, so that usage and the audit log have more than creation and shares to show.
     credential_reveal(actor=owner, credential_id=credential.pk, service="matrix-test")
+    # A second secret: version 2 is current, version 1 can be restored or destroyed.
+    credential_update(actor=owner, credential_id=credential.pk, changes={"fields": {"token": f"second-{canary}"}})
     credential.refresh_from_db()
     plugin = Plugin.objects.create(
         name="matrix-plugin", repo_url="https://github.com/org/tools.git", owner=owner, status="installed"
@@ -203,7 +216,7 @@ def build_world() -> World:
         plugin=plugin,
         team=team,
         bystander=bystander,
-        secrets=(canary, f"new-{canary}"),
+        secrets=(canary, f"new-{canary}", f"second-{canary}"),
     )
 
 
@@ -232,6 +245,7 @@ REQUEST_BODIES: dict[str, Callable[[World, str], dict[str, Any]]] = {
         "description": f"patched by {role}",
     },
     "POST /api/credentials/{id}/shares/": lambda w, role: {"user": w.bystander.username, "permissions": ["view"]},
+    "POST /api/credentials/{id}/versions/{number}/rollback/": lambda w, role: {"version": w.credential.version},
     "POST /api/credentials/{id}/audit-logs/": lambda w, role: {},
     "POST /api/credentials/{id}/": lambda w, role: {"description": "posted"},
     "PATCH /api/credentials/{id}/shares/": lambda w, role: {"user": w.bystander.username, "permissions": ["view"]},
@@ -268,6 +282,12 @@ EFFECTS: dict[str, Callable[[World, str], bool]] = {
         _stored(w).description == f"patched by {role}" and _stored(w).version == w.credential.version + 1
     ),
     "DELETE /api/credentials/{id}/": lambda w, role: _stored(w) is None,
+    "POST /api/credentials/{id}/versions/{number}/rollback/": lambda w, role: (
+        _stored(w).secret_version == 3 and _stored(w).version == w.credential.version + 1
+    ),
+    "DELETE /api/credentials/{id}/versions/{number}/": lambda w, role: (
+        CredentialVersion.objects.get(credential=w.credential, number=1).destroyed_at is not None
+    ),
     # Queued when the request's transaction commits, which this test's transaction never does.
     "POST /api/credentials/{id}/test/": lambda w, role: _stored(w).test_status == "running",
     "POST /api/credentials/{id}/shares/": lambda w, role: (
@@ -305,6 +325,7 @@ def _snapshot() -> dict[str, Any]:
         "group_shares": sorted(
             CredentialGroupPermission.objects.values_list("content_object_id", "group_id", "permission__codename")
         ),
+        "versions": list(CredentialVersion.objects.order_by("pk").values()),
     }
 
 
@@ -368,7 +389,11 @@ REFUSED_BEFORE_PRECONDITIONS: dict[str, int] = {
 def _change_cells() -> list[Any]:
     return [
         pytest.param(request_line, case, role, id=f"{request_line} with {case} as {role}")
-        for request_line in ("PUT /api/credentials/{id}/", "PATCH /api/credentials/{id}/")
+        for request_line in (
+            "PUT /api/credentials/{id}/",
+            "PATCH /api/credentials/{id}/",
+            "POST /api/credentials/{id}/versions/{number}/rollback/",
+        )
         for case in CHANGE_CASES
         for role in ROLES
     ]

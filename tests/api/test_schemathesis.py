@@ -102,7 +102,11 @@ def world(owner, owner_token, in_process_wsgi, no_outbound):
         "token": owner_token,
         "mine": str(mine.pk),
         "use_only": str(use_only.pk),
-        "real": {"id": [str(mine.pk), str(use_only.pk), str(hidden.pk)], "slug": ["github_pat", "ssh_key"]},
+        "real": {
+            "id": [str(mine.pk), str(use_only.pk), str(hidden.pk)],
+            "slug": ["github_pat", "ssh_key"],
+            "number": ["1", "2"],  # a version's: 1 is each credential's first (and current), 2 none's
+        },
     }
 
 
@@ -198,6 +202,34 @@ def test_a_credential_lifecycle_gets_documented_answers(world, stranger):
     send("GET /api/credentials/{id}/", 404, path_parameters=one)
 
 
+def test_a_secret_history_gets_documented_answers(world):
+    send = _sender(world["token"])
+    body = {"type": "github_pat", "name": "history", "fields": {"token": "first-token-0001"}}
+    one = {"id": send("POST /api/credentials/", 201, body=body)["id"]}
+    changed = send(
+        "PATCH /api/credentials/{id}/",
+        200,
+        path_parameters=one,
+        body={"fields": {"token": "second-token-0002"}, "version": 1},
+    )
+    listed = send("GET /api/credentials/{id}/versions/", 200, path_parameters=one)
+    assert [row["number"] for row in listed] == [2, 1]
+    first, current = {**one, "number": 1}, {**one, "number": 2}
+    rollback = "POST /api/credentials/{id}/versions/{number}/rollback/"
+    send(rollback, 428, path_parameters=first, body={})
+    send(rollback, 409, path_parameters=first, body={"version": 1})
+    send(rollback, 412, path_parameters=first, headers={"If-Match": '"1"'}, body={})
+    send(rollback, 400, path_parameters=current, body={"version": changed["version"]})
+    send(rollback, 404, path_parameters={**one, "number": 9}, body={"version": changed["version"]})
+    done = send(rollback, 200, path_parameters=first, body={"version": changed["version"]})
+    assert (done["restored_from"], done["secret_version"]) == (1, 3)
+    destroy = "DELETE /api/credentials/{id}/versions/{number}/"
+    send(destroy, 400, path_parameters={**one, "number": 3})
+    send(destroy, 204, path_parameters=current)
+    send(destroy, 404, path_parameters=current)
+    send(rollback, 404, path_parameters=current, body={"version": done["credential"]["version"]})
+
+
 def test_a_user_who_may_only_use_gets_documented_refusals(world):
     send, one = _sender(world["token"]), {"id": world["use_only"]}
     shown = send("GET /api/credentials/{id}/", 200, path_parameters=one)
@@ -206,9 +238,12 @@ def test_a_user_who_may_only_use_gets_documented_refusals(world):
         "GET /api/credentials/{id}/audit-logs/",
         "GET /api/credentials/{id}/usage/",
         "GET /api/credentials/{id}/shares/",
+        "GET /api/credentials/{id}/versions/",
         "DELETE /api/credentials/{id}/",
     ):
         send(label, 403, path_parameters=one)
+    send("DELETE /api/credentials/{id}/versions/{number}/", 403, path_parameters={**one, "number": 1})
+    send("POST /api/credentials/{id}/versions/{number}/rollback/", 403, path_parameters={**one, "number": 1}, body={})
     send("PATCH /api/credentials/{id}/", 403, path_parameters=one, body={"description": "mine now", "version": 1})
     send(
         "POST /api/credentials/{id}/shares/", 403, path_parameters=one, body={"user": "owner", "permissions": ["view"]}

@@ -61,7 +61,9 @@ def test_the_credential_list_fits_1280_px_and_sharing_has_one_page(browser, live
     page.get_by_role("link", name="Sharing").click()
     assert page.get_by_text("User friend").is_visible()
     # The group input offers the groups whose names start with what is typed (share_picker.js, the API).
-    page.locator("#id_group").press_sequentially("plat")
+    with page.expect_response(lambda response: "/api/share-candidates/" in response.url) as searched:
+        page.locator("#id_group").press_sequentially("plat")
+    assert searched.value.status == 200, searched.value.text()
     page.locator('#id_group_candidates option[value="platform-engineering"]').wait_for(state="attached")
     page.locator("#id_group").fill("")
     page.locator("#id_user").fill("platform-engineering-owner")

@@ -94,7 +94,10 @@ def test_users_create_share_and_edit_credentials_in_the_browser(browser, live_se
     # --- share it with bob (use only) -----------------------------------------------------------------
     page.get_by_role("link", name="Share").click()
     # Two letters offer the users whose names start with them (share_picker.js, from the API).
-    page.get_by_label("User name").press_sequentially("bo")
+    with page.expect_response(lambda response: "/api/share-candidates/" in response.url) as searched:
+        page.get_by_label("User name").press_sequentially("bo")
+    assert searched.value.status == 200, searched.value.text()
+    assert {"kind": "user", "name": "bob", "full_name": ""} in searched.value.json()["results"]
     page.locator('#id_user_candidates option[value="bob"]').wait_for(state="attached")
     page.get_by_label("User name").fill("bob")
     page.get_by_role("button", name="Share").click()

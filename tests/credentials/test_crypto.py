@@ -23,13 +23,17 @@ KEY_B = Fernet.generate_key().decode()
 ID = uuid.uuid4()
 
 
-def seal(ring, data, credential_id=ID, type_slug="github_pat"):
-    return ring.seal(credential_id=credential_id, type_slug=type_slug, data=data)
+def seal(ring, data, credential_id=ID, type_slug="github_pat", number=1):
+    return ring.seal(credential_id=credential_id, type_slug=type_slug, number=number, data=data)
 
 
-def open_(ring, sealed, credential_id=ID, type_slug="github_pat"):
+def open_(ring, sealed, credential_id=ID, type_slug="github_pat", number=1):
     return ring.open(
-        credential_id=credential_id, type_slug=type_slug, ciphertext=sealed.ciphertext, key_id=sealed.key_id
+        credential_id=credential_id,
+        type_slug=type_slug,
+        number=number,
+        ciphertext=sealed.ciphertext,
+        key_id=sealed.key_id,
     )
 
 
@@ -74,7 +78,7 @@ def test_tampered_ciphertext_is_refused_with_the_credential_named():
 def test_garbage_ciphertext_is_refused():
     ring = KeyRing([KEY_A])
     with pytest.raises(TamperedError):
-        ring.open(credential_id=ID, type_slug="t", ciphertext="not-a-token é", key_id=ring.primary_key_id)
+        ring.open(credential_id=ID, type_slug="t", number=1, ciphertext="not-a-token é", key_id=ring.primary_key_id)
 
 
 def test_a_token_copied_to_another_row_is_refused():

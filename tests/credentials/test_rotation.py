@@ -1,4 +1,4 @@
-"""Key rotation in one process: 0, 1 and many rows; unknown keys and altered rows left alone; dry runs; the event."""
+"""Key rotation in one process: 0, 1 and many rows and versions; unknown keys and altered ones left alone; the event."""
 
 from io import StringIO
 
@@ -7,10 +7,11 @@ from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
 from audit.models import AuditEvent
-from credentials.keys.ring import KeyRing, key_id_for
+from credentials.keys.ring import KeyRing, MisboundError, key_id_for
 from credentials.keys.rotation import credential_keys_rotate
-from credentials.models import Credential
+from credentials.models import Credential, CredentialVersion
 from credentials.services import credential_reveal, credential_update
+from credentials.versions.services import credential_version_destroy
 from tests.factories import make_credential
 
 
@@ -39,14 +40,38 @@ def rotated_events():
 def opens_with(key: str, credential: Credential) -> dict:
     row = Credential.objects.select_related("type").get(pk=credential.pk)
     return KeyRing([key]).open(
-        credential_id=row.pk, type_slug=row.type.slug, ciphertext=row.ciphertext, key_id=row.key_id
+        credential_id=row.pk,
+        type_slug=row.type.slug,
+        number=row.secret_version,
+        ciphertext=row.ciphertext,
+        key_id=row.key_id,
     )
+
+
+def opens_version_with(key: str, version: CredentialVersion, *, number: int | None = None) -> dict:
+    """A kept version opened with ``key`` alone, as the version ``number`` (its own unless told)."""
+    row = CredentialVersion.objects.select_related("credential__type").get(pk=version.pk)
+    return KeyRing([key]).open(
+        credential_id=row.credential_id,
+        type_slug=row.credential.type.slug,
+        number=row.number if number is None else number,
+        ciphertext=row.ciphertext,
+        key_id=row.key_id,
+    )
+
+
+def with_three_versions(owner, name: str) -> Credential:
+    """A credential whose token was "<name>-1", then "-2", then "-3": versions 1 to 3, the row holding 3."""
+    credential = make_credential(owner, secret=f"{name}-1", name=name)
+    for n in (2, 3):
+        credential_update(actor=owner, credential_id=credential.pk, changes={"fields": {"token": f"{name}-{n}"}})
+    return credential
 
 
 def test_no_rows_terminates_and_is_audited_once(db, new_key):
     output = rotate()
-    assert "0 rows to re-encrypt" in output
-    assert "Every credential is under the primary key" in output
+    assert "0 rows and 0 versions to re-encrypt" in output
+    assert "Every credential and kept version is under the primary key" in output
     (event,) = rotated_events()
     assert event.details["rotated"] == 0
     assert event.details["to_key"] == key_id_for(new_key.encode())
@@ -56,7 +81,7 @@ def test_one_row_moves_to_the_new_key_and_still_reveals(owner, old_key, settings
     credential = make_credential(owner, "postgres", secret="one-row-secret", name="only")
     before = Credential.objects.get(pk=credential.pk)
     settings.FERNET_KEYS = [fresh_key, old_key]
-    assert "1 rows to re-encrypt" in rotate()
+    assert "1 rows and 1 versions to re-encrypt" in rotate()
 
     after = Credential.objects.get(pk=credential.pk)
     assert after.key_id == key_id_for(fresh_key.encode())
@@ -74,20 +99,81 @@ def test_many_rows_over_several_batches_all_move_once(owner, old_key, settings, 
     credentials = [make_credential(owner, secret=f"secret-{i}", name=f"c{i}") for i in range(11)]
     settings.FERNET_KEYS = [fresh_key, old_key]
     output = rotate("--batch-size", "3")
-    assert "11 rows to re-encrypt" in output and "Re-encrypted 11 rows in 1 pass(es)" in output
+    assert "11 rows and 11 versions to re-encrypt" in output
+    assert "Re-encrypted 11 rows and 11 versions in 1 pass(es)" in output
     for i, credential in enumerate(credentials):
         assert opens_with(fresh_key, credential)["fields"]["token"] == f"secret-{i}"
     (event,) = rotated_events()
     assert event.details["rotated"] == 11
     assert event.details["rotated_by_key"] == {key_id_for(old_key.encode()): 11}
+    assert event.details["versions"]["rotated_by_key"] == {key_id_for(old_key.encode()): 11}
     assert event.actor_repr == "system" and event.service == "manage.py rotate_encryption_keys"
     assert "secret-" not in str(event.details)
 
     # Idempotent: a second run finds nothing to do and changes nothing.
     tokens = dict(Credential.objects.values_list("pk", "ciphertext"))
-    assert "0 rows to re-encrypt" in rotate("--batch-size", "3")
+    version_tokens = dict(CredentialVersion.objects.values_list("pk", "ciphertext"))
+    assert "0 rows and 0 versions to re-encrypt" in rotate("--batch-size", "3")
     assert dict(Credential.objects.values_list("pk", "ciphertext")) == tokens
+    assert dict(CredentialVersion.objects.values_list("pk", "ciphertext")) == version_tokens
     assert len(rotated_events()) == 2
+
+
+def test_every_kept_version_moves_and_opens_only_as_itself(owner, old_key, settings, fresh_key):
+    credentials = [with_three_versions(owner, f"versioned{i}") for i in range(4)]
+    credential_version_destroy(actor=owner, credential_id=credentials[0].pk, number=1)
+    settings.FERNET_KEYS = [fresh_key, old_key]
+    output = rotate("--batch-size", "5")
+    # The destroyed version holds no token: nothing to re-encrypt, and it stays empty.
+    assert "4 rows and 11 versions to re-encrypt" in output
+    assert "Re-encrypted 4 rows and 11 versions in 1 pass(es)" in output
+    destroyed = CredentialVersion.objects.get(credential=credentials[0], number=1)
+    assert (destroyed.ciphertext, destroyed.key_id) == ("", "")
+
+    kept = CredentialVersion.objects.exclude(key_id="").select_related("credential")
+    assert {v.key_id for v in kept} == {key_id_for(fresh_key.encode())}
+    for version in kept:
+        expected = f"{version.credential.name}-{version.number}"
+        assert opens_version_with(fresh_key, version)["fields"]["token"] == expected
+        with pytest.raises(MisboundError):  # still bound to its number
+            opens_version_with(fresh_key, version, number=version.number % 3 + 1)
+    for credential in credentials:
+        assert opens_with(fresh_key, credential)["fields"]["token"] == f"{credential.name}-3"
+    # A version's token copied to another credential's version of the same number does not open there.
+    first, second = (CredentialVersion.objects.get(credential=c, number=2) for c in credentials[1:3])
+    CredentialVersion.objects.filter(pk=second.pk).update(ciphertext=first.ciphertext)
+    with pytest.raises(MisboundError):
+        opens_version_with(fresh_key, second)
+
+    (event,) = rotated_events()
+    assert event.details["versions"] == {
+        "rotated": 11,
+        "rotated_by_key": {key_id_for(old_key.encode()): 11},
+        "unknown_key_versions": {},
+        "unreadable": [],
+        "busy": 0,
+    }
+    assert "versioned" not in str(event.details)
+
+
+def test_a_version_that_does_not_open_is_named_and_left_while_the_others_move(owner, old_key, settings, fresh_key):
+    credential = with_three_versions(owner, "altered")
+    first = CredentialVersion.objects.get(credential=credential, number=1)
+    # Version 1's token put in version 2's place: the same credential, another number.
+    CredentialVersion.objects.filter(credential=credential, number=2).update(ciphertext=first.ciphertext)
+    settings.FERNET_KEYS = [fresh_key, old_key]
+    err = StringIO()
+    with pytest.raises(CommandError, match=r"0 credential\(s\) and 1 version\(s\)"):
+        call_command("rotate_encryption_keys", "--passes", "2", stdout=StringIO(), stderr=err)
+    assert f"unreadable: altered ({credential.pk}) version 2: " in err.getvalue()
+    assert "version 1" in err.getvalue()  # the reason: it was sealed as version 1
+    left = CredentialVersion.objects.get(credential=credential, number=2)
+    assert (left.ciphertext, left.key_id) == (first.ciphertext, key_id_for(old_key.encode()))
+    moved = CredentialVersion.objects.filter(credential=credential, key_id=key_id_for(fresh_key.encode()))
+    assert sorted(moved.values_list("number", flat=True)) == [1, 3]
+    (event,) = rotated_events()
+    assert event.details["versions"]["unreadable"] == [[str(credential.pk), 2]]
+    assert event.details["versions"]["rotated"] == 2 and event.details["unreadable"] == []
 
 
 def test_rows_under_an_unknown_key_are_reported_and_left_untouched(owner, old_key, settings, fresh_key):
@@ -98,7 +184,7 @@ def test_rows_under_an_unknown_key_are_reported_and_left_untouched(owner, old_ke
     err = StringIO()
     with pytest.raises(CommandError, match="2 credential"):
         call_command("rotate_encryption_keys", stdout=StringIO(), stderr=err)
-    assert f"unknown key {key_id_for(old_key.encode())}: 2 rows" in err.getvalue()
+    assert f"unknown key {key_id_for(old_key.encode())}: 2 rows, 2 versions" in err.getvalue()
     assert all(f"lost-{i}" in err.getvalue() for i in range(2))
     for credential in lost:
         row = Credential.objects.get(pk=credential.pk)
@@ -106,6 +192,7 @@ def test_rows_under_an_unknown_key_are_reported_and_left_untouched(owner, old_ke
     assert Credential.objects.get(pk=kept.pk).key_id == key_id_for(fresh_key.encode())
     (event,) = rotated_events()
     assert event.details["unknown_key_rows"] == {key_id_for(old_key.encode()): 2}
+    assert event.details["versions"]["unknown_key_versions"] == {key_id_for(old_key.encode()): 2}
 
 
 def test_a_row_that_does_not_open_is_named_and_left_while_the_others_move(owner, old_key, settings, fresh_key):
@@ -133,7 +220,8 @@ def test_dry_run_only_counts(owner, old_key, settings, fresh_key):
     tokens = dict(Credential.objects.values_list("pk", "ciphertext"))
     settings.FERNET_KEYS = [fresh_key, old_key]
     output = rotate("--dry-run")
-    assert "2 rows to re-encrypt" in output and f"under key {key_id_for(old_key.encode())}: 2 rows" in output
+    assert "2 rows and 2 versions to re-encrypt" in output
+    assert f"under key {key_id_for(old_key.encode())}: 2 rows, 2 versions" in output
     assert "Dry run: nothing was changed." in output
     assert dict(Credential.objects.values_list("pk", "ciphertext")) == tokens
     assert rotated_events() == []  # nothing happened, so nothing to audit
@@ -177,8 +265,8 @@ def test_progress_counts_every_row_once(owner, old_key, settings, fresh_key):
     settings.FERNET_KEYS = [fresh_key, old_key]
     steps: list[int] = []
     report = credential_keys_rotate(batch_size=2, progress=steps.append)
-    assert steps == [2, 2, 2, 1] and report.ok
-    assert report.pending == {key_id_for(old_key.encode()): 7}
+    assert steps == [2, 2, 2, 1] * 2 and report.ok  # the rows, then their versions
+    assert report.rows.pending == report.versions.pending == {key_id_for(old_key.encode()): 7}
 
 
 class FakeTerminal(StringIO):
@@ -193,7 +281,7 @@ def test_a_progress_bar_on_a_terminal(owner, old_key, settings, fresh_key):
     terminal = FakeTerminal()
     call_command("rotate_encryption_keys", "--batch-size", "1", stdout=StringIO(), stderr=terminal)
     # tqdm redraws at most every 0.1 s: the bar may not get past its first frame in a fast run.
-    assert "/3 [" in terminal.getvalue() and "row/s" in terminal.getvalue()
+    assert "/6 [" in terminal.getvalue() and "row/s" in terminal.getvalue()  # 3 rows and 3 versions
 
 
 def test_an_interrupted_run_keeps_its_committed_batches_and_says_so_in_its_event(owner, old_key, settings, fresh_key):
@@ -209,4 +297,6 @@ def test_an_interrupted_run_keeps_its_committed_batches_and_says_so_in_its_event
     assert Credential.objects.filter(key_id=key_id_for(fresh_key.encode())).count() == 2
     (event,) = rotated_events()
     assert (event.details["interrupted"], event.details["rotated"]) == ("KeyboardInterrupt", 2)
-    assert credential_keys_rotate().rotated == {key_id_for(old_key.encode()): 2}  # the rest, on the next run
+    again = credential_keys_rotate()  # the rest, on the next run
+    assert again.rows.rotated == {key_id_for(old_key.encode()): 2}
+    assert again.versions.rotated == {key_id_for(old_key.encode()): 4}

@@ -1,9 +1,10 @@
 """The canary through the site's pages: every page's HTML, for every kind of user, holds no secret.
 
-A credential of every built-in type is created through the generated forms with a unique
-canary in each secret field; forms are refused with canaries in them; secrets are replaced
-with new canaries; the credentials are shared. Then every page is fetched by the owner, a user
-with *use* and a user with *view*, and every response, log line and database row is searched.
+A credential of every built-in type is created through the generated forms with a unique canary
+in each secret field; forms are refused with canaries in them; secrets are replaced with new
+canaries, the first restored and the second's version destroyed; the credentials are shared.
+Then every page is fetched by the owner, a user with *use* and a user with *view*, and every
+response, log line and database row is searched.
 """
 
 import uuid
@@ -43,8 +44,13 @@ def new_canary() -> str:
 
 
 def page_urls(credential: Credential) -> list[str]:
-    return [
+    pages = [
         reverse(f"credentials:{name}", kwargs={"pk": credential.pk}) for name in ("detail", "edit", "delete", "shares")
+    ]
+    # Version 1 is still kept (and no longer current, once restored as version 3): its confirmation pages.
+    return pages + [
+        reverse(f"credentials:version-{name}", kwargs={"pk": credential.pk, "number": 1})
+        for name in ("restore", "destroy")
     ]
 
 
@@ -80,6 +86,17 @@ def test_no_page_shows_a_secret(owner, caplog):
         assert refused.status_code == 200 and refused.context["form"].errors
         assert owner_pages.post(edit_url, data).status_code == 302, slug
 
+        # The history: the first canaries restored (asked first), the second's version destroyed.
+        credential.refresh_from_db()
+        restore_url = reverse("credentials:version-restore", kwargs={"pk": credential.pk, "number": 1})
+        owner_pages.get(restore_url)
+        restored = owner_pages.post(restore_url, {"version": str(credential.version)})
+        assert restored.status_code == 302 and Credential.objects.get(pk=credential.pk).secret_version == 3, slug
+        destroy_url = reverse("credentials:version-destroy", kwargs={"pk": credential.pk, "number": 2})
+        owner_pages.get(destroy_url)
+        assert owner_pages.post(destroy_url, {}).status_code == 302, slug
+        owner_pages.get(reverse("credentials:detail", kwargs={"pk": credential.pk}))  # and its messages
+
         credential_share(actor=owner, credential_id=credential.pk, permissions=["use"], user=user)
         credential_share(actor=owner, credential_id=credential.pk, permissions=["view"], user=viewer)
 
@@ -98,3 +115,4 @@ def test_no_page_shows_a_secret(owner, caplog):
     dump_database(haystack, "database")
     assert len(haystack.pieces) > 150
     assert haystack.leaks(secrets) == []
+    assert any("(restored from 1)" in text for _, text in haystack.pieces), "the history was not searched"

@@ -1,4 +1,4 @@
-"""manage.py rotate_encryption_keys: re-encrypt every credential under the first key of FERNET_KEYS."""
+"""manage.py rotate_encryption_keys: re-encrypt every credential and kept version under the first key of FERNET_KEYS."""
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -11,18 +11,18 @@ EXIT_BUSY = 75
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every credential that is not under the first key of FERNET_KEYS, while the site "
-        "keeps running. Safe to stop and run again: it continues with what is left. Exits 1 naming "
-        "rows no configured key opens, and 75 when rows stayed locked by writers (run it again)."
+        "Re-encrypt every credential and kept version that is not under the first key of FERNET_KEYS, while "
+        "the site keeps running. Safe to stop and run again: it continues with what is left. Exits 1 naming "
+        "rows or versions no configured key opens, and 75 when some stayed locked by writers (run it again)."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--dry-run", action="store_true", help="only count the rows each key protects")
+        parser.add_argument("--dry-run", action="store_true", help="only count the rows and versions each key protects")
         parser.add_argument(
             "--batch-size",
             type=int,
             default=DEFAULT_BATCH_SIZE,
-            help=f"rows re-encrypted and committed together (default {DEFAULT_BATCH_SIZE})",
+            help=f"rows (or versions) re-encrypted and committed together (default {DEFAULT_BATCH_SIZE})",
         )
         parser.add_argument(
             "--passes",
@@ -40,10 +40,14 @@ class Command(BaseCommand):
 
         def on_start(report):
             nonlocal bar
-            total = sum(report.pending.values())
-            self.stdout.write(f"Primary key {report.primary_key_id}: {total} rows to re-encrypt.")
-            for key_id, count in sorted(report.pending.items()):
-                self.stdout.write(f"  under key {key_id}: {count} rows")
+            rows, versions = report.rows.pending, report.versions.pending
+            total = rows.total() + versions.total()
+            self.stdout.write(
+                f"Primary key {report.primary_key_id}: "
+                f"{rows.total()} rows and {versions.total()} versions to re-encrypt."
+            )
+            for key_id in sorted(rows.keys() | versions.keys()):
+                self.stdout.write(f"  under key {key_id}: {rows[key_id]} rows, {versions[key_id]} versions")
             if not dry_run and total:
                 # On a terminal only: tqdm draws nothing when its stream is not a TTY (disable=None).
                 # The wrapped stream itself (OutputWrapper would end each redraw with a newline); django-stubs
@@ -65,39 +69,45 @@ class Command(BaseCommand):
         if dry_run:
             self.stdout.write("Dry run: nothing was changed.")
         else:
-            rotated = sum(report.rotated.values())
-            self.stdout.write(f"Re-encrypted {rotated} rows in {report.passes} pass(es), {report.seconds:.1f} s.")
+            rows, versions = report.rows.rotated.total(), report.versions.rotated.total()
+            self.stdout.write(
+                f"Re-encrypted {rows} rows and {versions} versions in {report.passes} pass(es), {report.seconds:.1f} s."
+            )
         self._report_problems(report)
 
     def _report_problems(self, report) -> None:
-        for key_id, count in sorted(report.unknown.items()):
-            self.stderr.write(f"unknown key {key_id or '(none)'}: {count} rows left as they are")
+        rows, versions = report.rows.unknown, report.versions.unknown
+        for key_id in sorted(rows.keys() | versions.keys()):
+            self.stderr.write(
+                f"unknown key {key_id or '(none)'}: {rows[key_id]} rows, {versions[key_id]} versions left as they are"
+            )
         for pk, name in report.unknown_rows:
             self.stderr.write(f"  under an unknown key: {name} ({pk})")
-        unknown_total = sum(report.unknown.values())
-        if unknown_total > len(report.unknown_rows):
+        if rows.total() > len(report.unknown_rows):
             self.stderr.write(
-                f"  ... and {unknown_total - len(report.unknown_rows)} more "
+                f"  ... and {rows.total() - len(report.unknown_rows)} more "
                 f"(the first {NAMED_UNKNOWN} are named; check_encryption_keys names them all)"
             )
         for row in report.unreadable:
-            self.stderr.write(f"unreadable: {row.name} ({row.credential_id}): {row.reason}")
+            self.stderr.write(f"unreadable: {row}")
         if report.unknown or report.unreadable:
+            unreadable_versions = sum(row.version is not None for row in report.unreadable)
             raise CommandError(
-                f"{unknown_total + len(report.unreadable)} credential(s) cannot be decrypted with the configured "
+                f"{rows.total() + len(report.unreadable) - unreadable_versions} credential(s) and "
+                f"{versions.total() + unreadable_versions} version(s) cannot be decrypted with the configured "
                 "keys and were left untouched. Add the missing key to FERNET_KEYS (after the first), or "
                 "re-enter those credentials' secrets."
             )
         if report.busy:
             raise CommandError(
-                f"{report.busy} row(s) stayed locked by writers through {report.passes} pass(es) and are still "
-                "under an old key. Run the command again.",
+                f"{report.busy} row(s) or version(s) stayed locked by writers through {report.passes} pass(es) and "
+                "are still under an old key. Run the command again.",
                 returncode=EXIT_BUSY,
             )
         if not report.dry_run:
             self.stdout.write(
                 self.style.SUCCESS(
-                    "Every credential is under the primary key. Check with check_encryption_keys before "
-                    "removing an old key from FERNET_KEYS."
+                    "Every credential and kept version is under the primary key. Check with "
+                    "check_encryption_keys before removing an old key from FERNET_KEYS."
                 )
             )
