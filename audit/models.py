@@ -26,6 +26,14 @@ class AuditAction(models.TextChoices):
     TOKEN_REVOKED = "token_revoked", "API token revoked"
     ROLLED_BACK = "rolled_back", "Rolled back to an earlier version"
     VERSION_DESTROYED = "version_destroyed", "Version destroyed"
+    SHARE_CHANGED = "share_changed", "Share's end changed"
+    SHARE_EXPIRED = "share_expired", "Share ended"
+    REQUESTABLE_CHANGED = "requestable_changed", "Who may request access changed"
+    ACCESS_REQUESTED = "access_requested", "Access requested"
+    ACCESS_REQUEST_APPROVED = "access_request_approved", "Access request approved"
+    ACCESS_REQUEST_DENIED = "access_request_denied", "Access request denied"
+    ACCESS_REQUEST_CANCELLED = "access_request_cancelled", "Access request cancelled"
+    ACCESS_REQUEST_EXPIRED = "access_request_expired", "Access request expired unanswered"
 
 
 class AuditEvent(models.Model):

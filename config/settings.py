@@ -103,6 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "credentials.context_processors.access_reviews",
             ],
         },
     },
@@ -158,6 +159,12 @@ CREDENTIAL_SECRET_MIN_LENGTH = int(os.environ.get("CREDENTIAL_SECRET_MIN_LENGTH"
 # How many sealed versions of a credential's secret are kept for rollback (credentials.versions); a
 # credential may keep fewer. The oldest beyond it are deleted with each change.
 CREDENTIAL_MAX_VERSIONS = int(os.environ.get("CREDENTIAL_MAX_VERSIONS", "10"))
+
+# Time-bound access (credentials.access): the longest grant a request may get (a credential may set
+# less), how long a request waits for an answer, and how long before a grant's end its holders hear.
+ACCESS_REQUEST_MAX_HOURS = int(os.environ.get("ACCESS_REQUEST_MAX_HOURS", "168"))
+ACCESS_REQUEST_TTL_HOURS = int(os.environ.get("ACCESS_REQUEST_TTL_HOURS", "72"))
+GRANT_ENDING_NOTICE_HOURS = int(os.environ.get("GRANT_ENDING_NOTICE_HOURS", "24"))
 
 # What an SSH private key may ask of us (credentials.types.kdf), read from the key before any work:
 # an encrypted key names its own key-derivation cost, and loading an RSA key checks its primes. Each
@@ -227,6 +234,8 @@ CELERY_BEAT_SCHEDULE = {
     "checkpoint-audit-trail": {"task": "audit.checkpoint", "schedule": AUDIT_CHECKPOINT_SECONDS},
     "sweep-stuck-credential-tests": {"task": "credentials.sweep_stuck_tests", "schedule": 60.0},
     "sweep-stuck-plugin-syncs": {"task": "plugins.sweep_stuck_syncs", "schedule": 60.0},
+    # Ended shares removed (they are refused from their end on, sweep or not), unanswered requests expired.
+    "sweep-access": {"task": "credentials.sweep_access", "schedule": 60.0},
     "retest-credentials-daily": {
         "task": "credentials.retest_scheduled",
         "schedule": crontab(minute=0, hour=CREDENTIAL_RETEST_HOUR),

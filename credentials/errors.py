@@ -57,6 +57,17 @@ class VersionNotFound(Exception):
         super().__init__(f"Version {number} of this credential does not exist, or was destroyed.")
 
 
+class AccessRequestNotFound(Exception):
+    """No such access request, or the caller is neither its requester nor one of its approvers (a 404)."""
+
+    def __init__(self, message: str = "Access request not found."):
+        super().__init__(message)
+
+
+class AccessRequestClosed(Exception):
+    """The request was already answered, cancelled, or waited past its time: nothing was written (a 409)."""
+
+
 class InvalidCredential(Exception):
     """Bad input. ``errors`` are about the credential's attributes, ``field_errors`` about its fields."""
 

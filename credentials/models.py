@@ -110,6 +110,14 @@ class Credential(models.Model):
         blank=True,
         help_text="Keep at most this many versions of the secret (CREDENTIAL_MAX_VERSIONS when empty, or if fewer).",
     )
+    # Who may find it in "Request access" and ask for time-bound use or view (credentials.access).
+    requestable_by = models.ForeignKey(
+        Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="Members may ask."
+    )
+    requestable_by_everyone = models.BooleanField(default=False, db_default=False)
+    max_access_hours = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The longest grant a request may get (ACCESS_REQUEST_MAX_HOURS if less)."
+    )
 
     last_tested = models.DateTimeField(null=True, blank=True, editable=False)
     test_status = models.CharField(max_length=16, choices=CredentialTestStatus.choices, blank=True, editable=False)
@@ -233,18 +241,28 @@ class CredentialUserPermission(UserObjectPermissionBase):
     """A permission on one credential granted to one user."""
 
     content_object = models.ForeignKey(Credential, on_delete=models.CASCADE, related_name="user_grants")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Not honoured from this instant on.")
+    ending_noticed = models.BooleanField(default=False, db_default=False, help_text="grant_ending was raised.")
 
     class Meta(UserObjectPermissionBase.Meta):
         verbose_name = "credential share with a user"
+        indexes = [
+            models.Index(fields=["expires_at"], condition=Q(expires_at__isnull=False), name="user_grant_expiry"),
+        ]
 
 
 class CredentialGroupPermission(GroupObjectPermissionBase):
     """A permission on one credential granted to every member of a group."""
 
     content_object = models.ForeignKey(Credential, on_delete=models.CASCADE, related_name="group_grants")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Not honoured from this instant on.")
+    ending_noticed = models.BooleanField(default=False, db_default=False, help_text="grant_ending was raised.")
 
     class Meta(GroupObjectPermissionBase.Meta):
         verbose_name = "credential share with a group"
+        indexes = [
+            models.Index(fields=["expires_at"], condition=Q(expires_at__isnull=False), name="group_grant_expiry"),
+        ]
 
 
 class TeamManagerPermission(UserObjectPermissionBase):
@@ -254,3 +272,46 @@ class TeamManagerPermission(UserObjectPermissionBase):
 
     class Meta(UserObjectPermissionBase.Meta):
         verbose_name = "team manager"
+
+
+class AccessRequestStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    DENIED = "denied", "Denied"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+
+
+class AccessRequest(models.Model):
+    """A member's request for *use* or *view* of a discoverable credential, for some hours, with a reason."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    credential = models.ForeignKey(Credential, on_delete=models.CASCADE, related_name="access_requests")
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    permission = models.CharField(max_length=8, choices=[("use", "Use"), ("view", "View")])
+    hours = models.PositiveSmallIntegerField()
+    reason = models.TextField(max_length=1000)
+    status = models.CharField(max_length=16, choices=AccessRequestStatus.choices, default=AccessRequestStatus.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    answer_by = models.DateTimeField(help_text="Unanswered by then, it expires (ACCESS_REQUEST_TTL_HOURS).")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True, max_length=1000)
+    grant_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credential", "requester", "permission"],
+                condition=Q(status="pending"),
+                name="one_pending_request_per_permission",
+                violation_error_message="You already asked for this; wait for the answer or cancel it.",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "answer_by"], name="access_request_open")]
+
+    def __str__(self) -> str:
+        return f"{self.permission} of {self.credential_id} for {self.hours} h"

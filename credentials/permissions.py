@@ -17,11 +17,13 @@ Deleting and sharing are never granted by a share: they stay with owners, team m
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict, TypeGuard
 
 from django.contrib.auth.models import Group
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
 
 from config.actors import Actor, Caller
 
@@ -135,20 +137,28 @@ def _tables() -> dict[str, str]:
     }
 
 
-# The parameters of those subqueries: ids (a caller who is not signed in has none).
-_Params = list[int | None]
+# The parameters of those subqueries: ids (a caller who is not signed in has none), and the time.
+_Params = list[int | datetime | None]
+
+# A share with an end is honoured up to the instant before it (credentials.access sweeps the rows
+# later; the answer never waits for the sweep). The time is the application's, passed in, so that
+# every face and the worker agree on it with the clock the rest of the code reads.
+_UNEXPIRED = "(expires_at IS NULL OR expires_at > %s)"
 
 
 def _granted_sql(user: Caller, codenames: list[str]) -> tuple[str, _Params]:
-    """Ids of the credentials shared with ``user``, directly or through a group, with any of ``codenames``."""
+    """Ids of the credentials shared with ``user``, directly or through a group, with any of ``codenames``,
+    by shares that have not ended."""
     ids = [permission_ids()[codename] for codename in codenames]
     marks = ", ".join(["%s"] * len(ids))
+    now = timezone.now()
     sql = (
         "SELECT content_object_id FROM {user_grant} WHERE user_id = %s AND permission_id IN ({marks}) "
-        "UNION SELECT content_object_id FROM {group_grant} WHERE permission_id IN ({marks}) "
+        "AND {unexpired} "
+        "UNION SELECT content_object_id FROM {group_grant} WHERE permission_id IN ({marks}) AND {unexpired} "
         "AND group_id IN (SELECT group_id FROM {membership} WHERE user_id = %s)"
-    ).format(marks=marks, **_tables())
-    return sql, [user.pk, *ids, *ids, user.pk]
+    ).format(marks=marks, unexpired=_UNEXPIRED, **_tables())
+    return sql, [user.pk, *ids, now, *ids, now, user.pk]
 
 
 def _teams_sql(user: Caller) -> tuple[str, _Params]:

@@ -188,7 +188,7 @@ def credential_get_by_name_for_user(user: Caller, *, name: str, environment: str
     return match[0]
 
 
-def _require_view(user: Caller, credential: Credential, what: str) -> None:
+def require_view(user: Caller, credential: Credential, what: str) -> None:
     allowed = actions_for(user, credential)
     if VIEW not in allowed and SHARE not in allowed:
         raise CredentialPermissionDenied(f"You may not view this credential's {what}.")
@@ -200,7 +200,7 @@ def _require_view(user: Caller, credential: Credential, what: str) -> None:
 
 def credential_audit_events_for_user(user: Caller, *, credential: Credential) -> QuerySet[AuditEvent]:
     """A credential's audit trail, newest first, for a caller who may view the credential."""
-    _require_view(user, credential, "audit log")
+    require_view(user, credential, "audit log")
     return AuditEvent.objects.filter(credential_ref=str(credential.pk)).order_by("-id")
 
 
@@ -208,7 +208,7 @@ def credential_usage_for_user(user: Caller, *, credential: Credential) -> dict[s
     """When the credential's secret was last handed out and to which services (from the audit trail), and
     what uses it (``plugins``, each with when it last used the credential), from the apps that report it.
     """
-    _require_view(user, credential, "usage")
+    require_view(user, credential, "usage")
     uses = (
         AuditEvent.objects.filter(credential_ref=str(credential.pk), action=AuditAction.ACCESSED)
         .values("service")
@@ -225,7 +225,7 @@ def credential_usage_for_user(user: Caller, *, credential: Credential) -> dict[s
 
 def credential_shares_for_user(user: Caller, *, credential: Credential) -> list[Share]:
     """Who the credential is shared with, for a caller who may view or share it."""
-    _require_view(user, credential, "shares")
+    require_view(user, credential, "shares")
     return share_list(credential)
 
 
@@ -252,7 +252,7 @@ def credential_versions_for_user(user: Caller, *, credential: Credential) -> lis
 
     One query (users' names joined); the ciphertext is not even read.
     """
-    _require_view(user, credential, "history")
+    require_view(user, credential, "history")
     rows = credential.versions.order_by("-number").values(
         "number",
         "origin",

@@ -1,9 +1,10 @@
-"""Celery tasks for credentials: each takes ids, loads, and calls a service in credentials.testers.runs."""
+"""Celery tasks for credentials: each takes ids and calls a service (testers.runs, the access sweep)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
+from credentials.access.sweep import access_sweep
 from credentials.testers import runs
 
 
@@ -22,3 +23,8 @@ def credential_tests_sweep_task() -> None:
 @shared_task(name="credentials.retest_scheduled", ignore_result=True)
 def credential_retest_scheduled_task() -> None:
     runs.credential_retest_scheduled()
+
+
+@shared_task(name="credentials.sweep_access", ignore_result=True)
+def access_sweep_task() -> None:
+    access_sweep()

@@ -38,11 +38,11 @@ def check_attributes(values: Mapping[str, Any], errors: dict[str, list[str]]) ->
     """Validate the clear attributes present in ``values`` (all of them on create)."""
     _check_shapes(values, errors)
     for key in ("name", "description", "tags"):
-        if key not in errors and _has_unstorable(values.get(key)):
+        if key not in errors and has_unstorable(values.get(key)):
             errors[key] = ["Remove the null character or invalid character (a lone surrogate)."]
 
 
-def _has_unstorable(value: Any) -> bool:
+def has_unstorable(value: Any) -> bool:
     # PostgreSQL cannot store a NUL, nor text that is not UTF-8: refuse it as bad input, not as a
     # database error.
     items = value if isinstance(value, list | tuple) else [value]

@@ -3,10 +3,12 @@
 import os
 
 import pytest
+import time_machine
 from cryptography.fernet import Fernet
+from django.contrib.auth.models import Group
 from django.db import connection
 
-from tests.factories import make_user
+from tests.factories import CLOCK_START, make_user
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
@@ -118,3 +120,24 @@ def eager_tasks():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def clock():
+    """The clock held at CLOCK_START (time-machine, never a sleep); tests move it with ``clock.move_to``."""
+    with time_machine.travel(CLOCK_START, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def contractors(db):
+    """A group, for credentials made requestable by its members."""
+    return Group.objects.create(name="contractors")
+
+
+@pytest.fixture
+def member(contractors):
+    """A member of ``contractors``, with no share of anything."""
+    user = make_user("member")
+    contractors.user_set.add(user)
+    return user

@@ -20,6 +20,10 @@ from credentials.services import credential_create
 PASSWORD = "correct horse battery staple"
 
 
+# Where the clock stands in tests of what ends (time-bound shares, requests): the `clock` fixture.
+CLOCK_START = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.UTC)
+
+
 def make_user(username: str | None = None, **extra: Any):
     username = username or f"user-{uuid.uuid4().hex[:8]}"
     return get_user_model().objects.create_user(username=username, password=PASSWORD, **extra)

@@ -2,8 +2,8 @@
 
 Service exceptions map here, so that views stay thin: not found or hidden is 404, visible but
 not allowed is 403, bad input is 400 with field-level messages, a stale version is 409 (or
-412 when the client sent If-Match), a credential still used by plugins is 409 with ``used_by``,
-an unreachable task queue is 503.
+412 when the client sent If-Match), an access request already decided or expired is 409, a
+credential still used by plugins is 409 with ``used_by``, an unreachable task queue is 503.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.errors import QueueUnavailable
 from credentials.errors import (
+    AccessRequestClosed,
+    AccessRequestNotFound,
     CredentialInUse,
     CredentialNotFound,
     CredentialPermissionDenied,
@@ -81,13 +83,13 @@ def _plain(detail: Any) -> Any:
 
 
 def _as_api_exception(exc: Exception) -> Exception:
-    if isinstance(exc, CredentialNotFound | PluginNotFound | VersionNotFound):
+    if isinstance(exc, CredentialNotFound | PluginNotFound | VersionNotFound | AccessRequestNotFound):
         return exceptions.NotFound(str(exc))
     if isinstance(exc, CredentialPermissionDenied):
         return exceptions.PermissionDenied(str(exc))
     if isinstance(exc, InvalidCredential | InvalidPlugin):
         return exceptions.ValidationError(exc.as_dict())
-    if isinstance(exc, StaleVersion):
+    if isinstance(exc, StaleVersion | AccessRequestClosed):
         return Conflict(str(exc))
     if isinstance(exc, QueueUnavailable):
         return ServiceUnavailable(str(exc))

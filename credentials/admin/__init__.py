@@ -1,3 +1,3 @@
-"""The Django admin for credentials: types, credentials, and guardian's sharing pages; importing it registers them."""
+"""The Django admin for credentials: types, credentials, sharing and access requests; importing it registers them."""
 
-from credentials.admin import credential, sharing, types  # noqa: F401  (each registers its admins)
+from credentials.admin import access, credential, sharing, types  # noqa: F401  (each registers its admins)

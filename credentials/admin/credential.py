@@ -80,6 +80,10 @@ STORED_FACTS = [
     "key_id",
     "last_test",
     "retest_daily",
+    # Who may request access, and for how long at most: set on the site's share page or through the API.
+    "requestable_by",
+    "requestable_by_everyone",
+    "max_access_hours",
     "created_by",
     "created_at",
     "updated_by",

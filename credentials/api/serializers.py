@@ -39,7 +39,7 @@ def _team() -> StrictSlugRelatedField:
     )
 
 
-def _user(**kwargs: Any) -> StrictSlugRelatedField:
+def user_field(**kwargs: Any) -> StrictSlugRelatedField:
     return StrictSlugRelatedField(
         slug_field=get_user_model().USERNAME_FIELD,
         queryset=get_user_model().objects.filter(is_active=True),
@@ -50,7 +50,7 @@ def _user(**kwargs: Any) -> StrictSlugRelatedField:
     )
 
 
-def _group(**kwargs: Any) -> StrictSlugRelatedField:
+def group_field(**kwargs: Any) -> StrictSlugRelatedField:
     return StrictSlugRelatedField(
         slug_field="name",
         queryset=Group.objects.all(),
@@ -130,10 +130,16 @@ class ListFilters(serializers.Serializer):
 
 
 class ShareInput(StrictInput):
-    user = _user(help_text="A username.")
-    group = _group(help_text="A group's name.")
+    user = user_field(help_text="A username.")
+    group = group_field(help_text="A group's name.")
     permissions = serializers.ListField(
         child=serializers.ChoiceField(choices=["use", "view", "change"]), min_length=1, max_length=3
+    )
+    expires_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When these permissions end (ISO 8601 with a time zone, in the future); null or absent: no end. "
+        "Sharing again with another end extends or shortens it.",
     )
 
     def validate(self, data: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -141,8 +147,8 @@ class ShareInput(StrictInput):
 
 
 class UnshareFilters(serializers.Serializer):
-    user = _user()
-    group = _group()
+    user = user_field()
+    group = group_field()
     permissions = StrictCharField(
         max_length=30, required=False, help_text="Comma-separated; all of use, view and change when absent."
     )
@@ -255,6 +261,10 @@ class ShareOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     permissions = serializers.ListField(child=serializers.ChoiceField(choices=["use", "view", "change"]))
+    expires_at = serializers.DictField(
+        child=serializers.DateTimeField(allow_null=True),
+        help_text="Each permission's end, or null for none.",
+    )
 
 
 class UsageByService(serializers.Serializer):

@@ -283,7 +283,7 @@ class CredentialSharesViewSet(CredentialRoute):
         return Response(ShareOutput(shares, many=True).data)
 
     @extend_schema(
-        summary="Share with a user or a group: use, view or change",
+        summary="Share with a user or a group: use, view or change, until a time if given",
         parameters=[ID_PARAMETER],
         request=ShareInput,
         responses={200: ShareOutput, **errors_for(400, 401, 403, 404, 413, 415)},
@@ -298,6 +298,7 @@ class CredentialSharesViewSet(CredentialRoute):
             permissions=data["permissions"],
             user=data.get("user"),
             group=data.get("group"),
+            expires_at=data.get("expires_at"),
             ip=client_ip(request),
         )
         return Response(ShareOutput(share).data)

@@ -1,4 +1,4 @@
-"""The share forms' fields (site and admin): one user or one group, by name, and the permissions to grant.
+"""The share forms' fields (site and admin): one user or one group, by name, the permissions to grant, and an end.
 
 The two name inputs each carry a <datalist> that latchkey/share_picker.js fills as the user types, from
 GET /api/share-candidates/ (no inline script: the Content-Security-Policy stays as it is).
@@ -6,9 +6,11 @@ GET /api/share-candidates/ (no inline script: the Content-Security-Policy stays 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.forms.renderers import BaseRenderer
@@ -58,6 +60,14 @@ class ShareForm(forms.Form):
     permissions = forms.MultipleChoiceField(
         choices=PERMISSION_CHOICES, widget=forms.CheckboxSelectMultiple, initial=["use"], label="May"
     )
+    expires_at = forms.DateTimeField(
+        required=False,
+        label="Until",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        # A datetime-local input sends no zone: Django reads it in the current one, settings.TIME_ZONE.
+        help_text=f"Optional, in {settings.TIME_ZONE}: the share ends then. To extend or shorten a share, share "
+        "again with the new end; leave it empty for no end.",
+    )
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -79,6 +89,9 @@ class ShareForm(forms.Form):
 
     def grantee(self) -> dict[str, Any]:
         return {"user": self.cleaned_data["user"], "group": self.cleaned_data["group"]}
+
+    def end(self) -> datetime | None:
+        return self.cleaned_data.get("expires_at")
 
     def add_service_errors(self, exc: InvalidCredential) -> None:
         for key, problems in exc.errors.items():

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import Group
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config.actors import signed_in
@@ -24,6 +25,7 @@ from credentials.permissions import SHARE
 from credentials.selectors import credential_shares_for_user
 from credentials.sharing import credential_share, credential_unshare
 from credentials.teams import team_access
+from credentials.views.access import requestable_form_for
 from credentials.views.common import require, visible_credential
 
 
@@ -44,6 +46,7 @@ def credential_shares_page(request: HttpRequest, pk: Any) -> HttpResponse:
         "shares": shares,
         "team": team_access(credential),
         "form": form,
+        "requestable_form": requestable_form_for(credential) if SHARE in allowed else None,
     }
     return render(request, "credentials/shares.html", context)
 
@@ -67,6 +70,7 @@ def share_posted(request: HttpRequest, credential: Credential, form: ShareForm) 
             actor=signed_in(request.user),
             credential_id=credential.pk,
             permissions=form.cleaned_data["permissions"],
+            expires_at=form.end(),
             ip=client_ip(request),
             **form.grantee(),
         )
@@ -76,7 +80,9 @@ def share_posted(request: HttpRequest, credential: Credential, form: ShareForm) 
     except CredentialNotFound:  # deleted since the page was drawn
         messages.error(request, "This credential no longer exists.")
         return True
-    messages.success(request, f"Shared with {share.name}: {', '.join(share.permissions)}.")
+    end = form.end()
+    until = f" until {timezone.localtime(end):%Y-%m-%d %H:%M %Z}" if end else ""
+    messages.success(request, f"Shared with {share.name}: {', '.join(share.permissions)}{until}.")
     return True
 
 

@@ -15,8 +15,16 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import get_resolver
 from rest_framework.test import APIClient
 
+from credentials.access.services import access_request_create, credential_set_requestable
 from credentials.door import credential_reveal
-from credentials.models import Credential, CredentialGroupPermission, CredentialUserPermission, CredentialVersion
+from credentials.models import (
+    AccessRequest,
+    Credential,
+    CredentialGroupPermission,
+    CredentialUserPermission,
+    CredentialVersion,
+)
+from credentials.permissions import actions_for
 from credentials.services import credential_update
 from credentials.sharing import credential_share
 from credentials.teams import team_set_manager
@@ -92,6 +100,26 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "DELETE /api/credentials/{id}/versions/{number}/":         (401, 404, 403, 403, 403, 403, 403, 204, 204, 204),
     "GET /api/credentials/{id}/versions/{number}/":            (401, 404, 405, 405, 405, 405, 405, 405, 405, 405),
 
+    # Time-bound access. The stranger may discover the credential (requestable by everyone) and has asked
+    # for use; approvers are the manager, the owner and administrators; nobody decides their own request.
+    "GET /api/credentials/{id}/requestable/":           (401, 404, 403, 200, 200, 403, 200, 200, 200, 200),
+    "PUT /api/credentials/{id}/requestable/":           (401, 404, 403, 403, 403, 403, 200, 200, 200, 200),
+    "OPTIONS /api/credentials/{id}/requestable/":       (401, 404, 200, 200, 200, 200, 200, 200, 200, 200),
+    "POST /api/credentials/{id}/requestable/":          (401, 404, 405, 405, 405, 405, 405, 405, 405, 405),
+    "GET /api/requestable-credentials/":                (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "POST /api/requestable-credentials/":               (401, 405, 405, 405, 405, 405, 405, 405, 405, 405),
+    # Asking for view: who holds it already (view, change, manager, owner, admins) is told so.
+    "POST /api/access-requests/":                       (401, 201, 201, 400, 400, 201, 400, 400, 400, 400),
+    "GET /api/access-requests/":                        (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "DELETE /api/access-requests/":                     (401, 405, 405, 405, 405, 405, 405, 405, 405, 405),
+    "GET /api/access-requests/review/":                 (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "GET /api/access-requests/{request_id}/":              (401, 200, 404, 404, 404, 404, 200, 200, 200, 200),
+    "DELETE /api/access-requests/{request_id}/":           (401, 405, 405, 405, 405, 405, 405, 405, 405, 405),
+    "POST /api/access-requests/{request_id}/approve/":     (401, 403, 403, 403, 403, 403, 200, 200, 200, 200),
+    "POST /api/access-requests/{request_id}/deny/":        (401, 403, 403, 403, 403, 403, 200, 200, 200, 200),
+    "POST /api/access-requests/{request_id}/cancel/":      (401, 200, 404, 404, 404, 404, 403, 403, 403, 403),
+    "GET /api/access-requests/{request_id}/cancel/":       (401, 405, 405, 405, 405, 405, 405, 405, 405, 405),
+
     "GET /api/plugins/":                                (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
     "POST /api/plugins/":                               (401, 400, 202, 400, 400, 202, 202, 202, 202, 202),
     "OPTIONS /api/plugins/":                            (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
@@ -153,6 +181,7 @@ class World:
     team: Group
     bystander: Any
     secrets: tuple[str, ...]
+    request: AccessRequest  # the stranger's pending request for use, which the credential's approvers decide
 
     def fill(self, template: str) -> str:
         # Routes under /api/plugins/ name the world's plugin; every other {id} is the credential.
@@ -163,6 +192,7 @@ class World:
             owner=self.users["owner"].username,
             bystander=self.bystander.username,
             number=1,  # the version before the current one
+            request_id=self.request.pk,
         )
 
     def client(self, role: str) -> APIClient:
@@ -205,6 +235,11 @@ def build_world() -> World:
     credential_reveal(actor=owner, credential_id=credential.pk, service="matrix-test")
     # A second secret: version 2 is current, version 1 can be restored or destroyed.
     credential_update(actor=owner, credential_id=credential.pk, changes={"fields": {"token": f"second-{canary}"}})
+    # Requestable by everyone signed in: the stranger asked for use (and still sees nothing else of it).
+    credential_set_requestable(actor=owner, credential_id=credential.pk, everyone=True)
+    request = access_request_create(
+        actor=users["stranger"], credential_id=credential.pk, permission="use", hours=4, reason="matrix"
+    )
     credential.refresh_from_db()
     plugin = Plugin.objects.create(
         name="matrix-plugin", repo_url="https://github.com/org/tools.git", owner=owner, status="installed"
@@ -217,6 +252,7 @@ def build_world() -> World:
         team=team,
         bystander=bystander,
         secrets=(canary, f"new-{canary}", f"second-{canary}"),
+        request=request,
     )
 
 
@@ -246,6 +282,14 @@ REQUEST_BODIES: dict[str, Callable[[World, str], dict[str, Any]]] = {
     },
     "POST /api/credentials/{id}/shares/": lambda w, role: {"user": w.bystander.username, "permissions": ["view"]},
     "POST /api/credentials/{id}/versions/{number}/rollback/": lambda w, role: {"version": w.credential.version},
+    "PUT /api/credentials/{id}/requestable/": lambda w, role: {"everyone": False, "max_access_hours": 24},
+    "POST /api/access-requests/": lambda w, role: {
+        "credential": str(w.credential.pk),
+        "permission": "view",
+        "hours": 2,
+        "reason": f"asked by {role}",
+    },
+    "POST /api/access-requests/{request_id}/deny/": lambda w, role: {"reason": f"denied by {role}"},
     "POST /api/credentials/{id}/audit-logs/": lambda w, role: {},
     "POST /api/credentials/{id}/": lambda w, role: {"description": "posted"},
     "PATCH /api/credentials/{id}/shares/": lambda w, role: {"user": w.bystander.username, "permissions": ["view"]},
@@ -282,6 +326,22 @@ EFFECTS: dict[str, Callable[[World, str], bool]] = {
         _stored(w).description == f"patched by {role}" and _stored(w).version == w.credential.version + 1
     ),
     "DELETE /api/credentials/{id}/": lambda w, role: _stored(w) is None,
+    "PUT /api/credentials/{id}/requestable/": lambda w, role: (
+        _stored(w).requestable_by_everyone is False and _stored(w).max_access_hours == 24
+    ),
+    "POST /api/access-requests/": lambda w, role: AccessRequest.objects.filter(
+        requester=w.users[role], permission="view", status="pending"
+    ).exists(),
+    "POST /api/access-requests/{request_id}/approve/": lambda w, role: (
+        AccessRequest.objects.get(pk=w.request.pk).status == "approved"
+        and "use" in actions_for(w.users["stranger"], _stored(w))
+    ),
+    "POST /api/access-requests/{request_id}/deny/": lambda w, role: (
+        AccessRequest.objects.get(pk=w.request.pk).decision_reason == f"denied by {role}"
+    ),
+    "POST /api/access-requests/{request_id}/cancel/": lambda w, role: (
+        AccessRequest.objects.get(pk=w.request.pk).status == "cancelled"
+    ),
     "POST /api/credentials/{id}/versions/{number}/rollback/": lambda w, role: (
         _stored(w).secret_version == 3 and _stored(w).version == w.credential.version + 1
     ),
@@ -326,6 +386,7 @@ def _snapshot() -> dict[str, Any]:
             CredentialGroupPermission.objects.values_list("content_object_id", "group_id", "permission__codename")
         ),
         "versions": list(CredentialVersion.objects.order_by("pk").values()),
+        "access_requests": list(AccessRequest.objects.order_by("pk").values()),
     }
 
 

@@ -59,6 +59,7 @@ def test_the_credential_list_fits_1280_px_and_sharing_has_one_page(browser, live
     page.goto(f"{base}/admin/credentials/credential/{shared.pk}/change/")
     assert page.get_by_role("link", name="Object permissions").count() == 0
     page.get_by_role("link", name="Sharing").click()
+    page.wait_for_load_state()  # the picker's script has run
     assert page.get_by_text("User friend").is_visible()
     # The group input offers the groups whose names start with what is typed (share_picker.js, the API).
     with page.expect_response(lambda response: "/api/share-candidates/" in response.url) as searched:

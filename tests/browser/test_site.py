@@ -93,6 +93,7 @@ def test_users_create_share_and_edit_credentials_in_the_browser(browser, live_se
 
     # --- share it with bob (use only) -----------------------------------------------------------------
     page.get_by_role("link", name="Share").click()
+    page.wait_for_load_state()  # the picker's script has run
     # Two letters offer the users whose names start with them (share_picker.js, from the API).
     with page.expect_response(lambda response: "/api/share-candidates/" in response.url) as searched:
         page.get_by_label("User name").press_sequentially("bo")

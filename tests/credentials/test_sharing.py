@@ -31,7 +31,13 @@ def test_sharing_grants_what_was_asked_and_is_audited(owner, friend, credential)
     assert (share.kind, share.name, share.permissions) == ("user", "friend", ("use",))
     assert actions_for(friend, credential_get_for_user(friend, credential_id=credential.pk)) == ["use"]
     [event] = events(credential, AuditAction.SHARED)
-    assert event.details == {"user": "friend", "user_id": friend.pk, "granted": ["use"], "now": ["use"]}
+    assert event.details == {
+        "user": "friend",
+        "user_id": friend.pk,
+        "granted": ["use"],
+        "now": ["use"],
+        "expires_at": None,
+    }
     assert event.actor_id == owner.pk
 
 

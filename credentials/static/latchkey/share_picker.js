@@ -23,7 +23,7 @@
     if (!list) return;
     let timer;
     let asked = "";
-    input.addEventListener("input", () => {
+    const search = () => {
       clearTimeout(timer);
       const prefix = input.value.trim();
       if (prefix.length < MIN_PREFIX) {
@@ -41,7 +41,10 @@
           // The list is a convenience: without it the name is typed whole.
         }
       }, PAUSE_MS);
-    });
+    };
+    input.addEventListener("input", search);
+    // Letters typed before this script ran (a slow page) still get their answer.
+    if (input.value.trim().length >= MIN_PREFIX) search();
   }
 
   function start() {
