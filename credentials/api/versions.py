@@ -11,13 +11,19 @@ from rest_framework.response import Response
 
 from config.actors import signed_in
 from config.addresses import client_ip
-from config.api.errors import PreconditionFailed, PreconditionRequired
 from config.api.inputs import StrictInput
 from config.api.schema import errors_for
 from credentials import selectors
 from credentials.api.serializers import CredentialOutput
-from credentials.api.views import ID_PARAMETER, IF_MATCH_PARAMETER, CredentialRoute, etag, if_match_version
-from credentials.errors import CredentialPermissionDenied, StaleVersion, VersionNotFound
+from credentials.api.views import (
+    ID_PARAMETER,
+    IF_MATCH_PARAMETER,
+    CredentialRoute,
+    etag,
+    expected_version,
+    stale_as_412,
+)
+from credentials.errors import CredentialPermissionDenied, VersionNotFound
 from credentials.models import VersionOrigin
 from credentials.permissions import CHANGE, DELETE, user_can
 from credentials.versions.services import credential_rollback, credential_version_destroy
@@ -94,12 +100,8 @@ class CredentialVersionsViewSet(CredentialRoute):
         target = _version_number(number)  # a URL that names no version is a 404 before its body is read
         payload = RollbackInput(data=request.data)
         payload.is_valid(raise_exception=True)
-        header = request.headers.get("If-Match")
-        header_version = if_match_version(header) if header is not None else None
-        expected = header_version if header_version is not None else payload.validated_data.get("version")
-        if expected is None:
-            raise PreconditionRequired()
-        try:
+        expected, from_header = expected_version(request, payload.validated_data.get("version"))
+        with stale_as_412(from_header):
             done = credential_rollback(
                 actor=signed_in(request.user),
                 credential_id=self.credential.pk,
@@ -107,10 +109,6 @@ class CredentialVersionsViewSet(CredentialRoute):
                 expected_version=expected,
                 ip=client_ip(request),
             )
-        except StaleVersion as exc:
-            if header_version is not None:
-                raise PreconditionFailed(str(exc)) from None
-            raise
         fresh = selectors.credential_get_for_user(request.user, credential_id=self.credential.pk)
         body: dict[str, Any] = {
             "credential": self._output(fresh),

@@ -7,6 +7,8 @@ credential the caller may not see answers 404 to every verb, OPTIONS included.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -199,23 +201,15 @@ class CredentialViewSet(CredentialRoute):
         payload = CredentialUpdateInput(data=request.data, partial=partial)
         payload.is_valid(raise_exception=True)
         changes = dict(payload.validated_data)
-        body_version = changes.pop("version", None)
-        header = request.headers.get("If-Match")
-        header_version = if_match_version(header) if header is not None else None
-        if body_version is None and header_version is None:
-            raise PreconditionRequired()
-        try:
+        expected, from_header = expected_version(request, changes.pop("version", None))
+        with stale_as_412(from_header):
             services.credential_update(
                 actor=signed_in(request.user),
                 credential_id=self.credential.pk,
                 changes=changes,
-                expected_version=header_version if header_version is not None else body_version,
+                expected_version=expected,
                 ip=client_ip(request),
             )
-        except StaleVersion as exc:
-            if header_version is not None:
-                raise PreconditionFailed(str(exc)) from None
-            raise
         fresh = selectors.credential_get_for_user(request.user, credential_id=self.credential.pk)
         return Response(self._output(fresh), headers={"ETag": etag(fresh.version)})
 
@@ -267,6 +261,27 @@ def if_match_version(header: str) -> int:
     if match is None:
         raise ValidationError({"If-Match": ['Send the ETag you received, such as "3".']})
     return int(match.group(1))
+
+
+def expected_version(request: Request, body_version: int | None) -> tuple[int, bool]:
+    """The version the client read, If-Match first, and whether it came as If-Match; 428 when it sent neither."""
+    header = request.headers.get("If-Match")
+    header_version = if_match_version(header) if header is not None else None
+    expected = header_version if header_version is not None else body_version
+    if expected is None:
+        raise PreconditionRequired()
+    return expected, header_version is not None
+
+
+@contextmanager
+def stale_as_412(from_header: bool) -> Iterator[None]:
+    """A stale version is 412 when the client sent If-Match (RFC 9110), else the service's 409."""
+    try:
+        yield
+    except StaleVersion as exc:
+        if from_header:
+            raise PreconditionFailed(str(exc)) from None
+        raise
 
 
 class CredentialSharesViewSet(CredentialRoute):
