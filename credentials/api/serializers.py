@@ -7,12 +7,14 @@ secret field of the type, whether a value is stored.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -129,13 +131,24 @@ class ListFilters(serializers.Serializer):
     )
 
 
+class AwareDateTimeField(serializers.DateTimeField):
+    """A time with its offset only: a share ends on an exact second, which a bare time leaves to the server's zone."""
+
+    default_error_messages = {"naive": "Give the time zone too, such as 2026-12-01T17:00:00Z or +02:00."}
+
+    def enforce_timezone(self, value: datetime.datetime) -> datetime.datetime:
+        if timezone.is_naive(value):
+            self.fail("naive")
+        return super().enforce_timezone(value)
+
+
 class ShareInput(StrictInput):
     user = user_field(help_text="A username.")
     group = group_field(help_text="A group's name.")
     permissions = serializers.ListField(
         child=serializers.ChoiceField(choices=["use", "view", "change"]), min_length=1, max_length=3
     )
-    expires_at = serializers.DateTimeField(
+    expires_at = AwareDateTimeField(
         required=False,
         allow_null=True,
         help_text="When these permissions end (ISO 8601 with a time zone, in the future); null or absent: no end. "

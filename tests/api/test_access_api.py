@@ -65,7 +65,8 @@ def test_a_share_with_an_end_is_listed_and_refused_one_second_after(owner, crede
     assert client_for(friend).get("/api/credentials/").json()["results"] == []
 
 
-@pytest.mark.parametrize("end", ["2026-12-01T08:59:59Z", "2026-12-01T09:00:00Z", "tomorrow", 5])
+# The last: no time zone, so no exact second (it would be read in the server's zone).
+@pytest.mark.parametrize("end", ["2026-12-01T08:59:59Z", "2026-12-01T09:00:00Z", "tomorrow", 5, "2026-12-02T09:00:00"])
 def test_an_end_in_the_past_or_not_a_time_is_refused_on_its_field(owner, credential, end):
     make_user("friend")
     before = written()
@@ -113,6 +114,9 @@ def test_request_approve_use_and_expire(owner, member, requestable, clock):
         ({"hours": 0}, "hours"),
         ({"hours": -1}, "hours"),
         ({"hours": "many"}, "hours"),
+        ({"hours": 1.5}, "hours"),
+        ({"hours": True}, "hours"),
+        ({"hours": None}, "hours"),
         ({"permission": "change"}, "permission"),
         ({"reason": ""}, "reason"),
         ({"reason": 7}, "reason"),
@@ -187,3 +191,117 @@ def test_requestable_settings_refuse_bad_input(owner, credential):
         Group.objects.get_or_create(name="contractors")
         response = client_for(owner).put(url, body, format="json")
         assert response.status_code == 400 and field in response.json()["errors"], (body, response.json())
+
+
+def ask(user, credential, permission: str = "use", hours: int = 4) -> str:
+    body = {"credential": str(credential.pk), "permission": permission, "hours": hours, "reason": "on call"}
+    response = client_for(user).post("/api/access-requests/", body, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()["id"]
+
+
+def test_sharing_again_with_another_end_is_an_audited_change(owner, credential, clock):
+    make_user("friend")
+    url = f"/api/credentials/{credential.pk}/shares/"
+
+    def share(end: str | None) -> dict:
+        response = client_for(owner).post(
+            url, {"user": "friend", "permissions": ["use"], "expires_at": end}, format="json"
+        )
+        assert response.status_code == 200, response.json()
+        return response.json()["expires_at"]
+
+    def changes() -> int:
+        return AuditEvent.objects.filter(credential=credential, action="share_changed").count()
+
+    assert share("2026-12-01T11:00:00Z") == {"use": "2026-12-01T11:00:00Z"}
+    assert share("2026-12-01T12:00:00+02:00") == {"use": "2026-12-01T10:00:00Z"} and changes() == 1
+    assert share(None) == {"use": None} and changes() == 2
+    before = written()
+    assert share(None) == {"use": None} and written() == before  # the same end again: nothing to record
+    assert client_for(owner).get(url).json()[0]["expires_at"] == {"use": None}
+
+
+def test_a_global_cap_holds_where_the_credential_sets_none(owner, member, requestable):
+    url = f"/api/credentials/{requestable.pk}/requestable/"
+    assert client_for(owner).put(url, {"group": "contractors", "max_access_hours": None}, format="json").json() == {
+        "group": "contractors",
+        "everyone": False,
+        "max_access_hours": None,
+        "effective_max_hours": 168,
+    }
+    assert client_for(owner).get(url).json()["effective_max_hours"] == 168
+    # The member may discover the credential, and still learns nothing else of it.
+    assert client_for(member).get(url).status_code == 404
+    assert client_for(member).get(f"/api/credentials/{requestable.pk}/").status_code == 404
+    before = written()
+    body = {"credential": str(requestable.pk), "permission": "use", "hours": 169, "reason": "a long week"}
+    over = client_for(member).post("/api/access-requests/", body, format="json")
+    assert over.status_code == 400 and list(over.json()["errors"]) == ["hours"]
+    assert written() == before
+    ask(member, requestable, hours=168)
+
+
+def test_deny_with_a_reason_tells_the_requester_and_grants_nothing(owner, member, requestable):
+    request_id = ask(member, requestable)
+    events = AuditEvent.objects.count()
+    denied = client_for(owner).post(
+        f"/api/access-requests/{request_id}/deny/", {"reason": "Not this week"}, format="json"
+    )
+    assert denied.status_code == 200
+    assert {key: denied.json()[key] for key in ("status", "decision_reason", "decided_by", "grant_expires_at")} == {
+        "status": "denied",
+        "decision_reason": "Not this week",
+        "decided_by": "owner",
+        "grant_expires_at": None,
+    }
+    seen = client_for(member).get(f"/api/access-requests/{request_id}/").json()
+    assert seen["status"] == "denied" and seen["decision_reason"] == "Not this week"
+    assert AuditEvent.objects.count() == events + 1
+    assert AuditEvent.objects.filter(credential=requestable, action="access_request_denied").count() == 1
+    assert client_for(member).get(f"/api/credentials/{requestable.pk}/").status_code == 404
+    review = "/api/access-requests/review/"
+    assert client_for(owner).get(review).json()["results"] == []
+    assert [r["id"] for r in client_for(owner).get(review, {"status": "all"}).json()["results"]] == [request_id]
+    bad = client_for(owner).get(review, {"status": "denied"})
+    assert bad.status_code == 400 and list(bad.json()["errors"]) == ["status"]
+
+
+@pytest.mark.parametrize(
+    ("step", "actor", "body"),
+    [("approve", "owner", None), ("deny", "owner", {"reason": "late"}), ("cancel", "member", None)],
+)
+def test_acting_on_an_expired_request_is_409_and_writes_nothing(
+    owner, member, requestable, clock, settings, step, actor, body
+):
+    request_id = ask(member, requestable)
+    clock.move_to(START + timedelta(hours=settings.ACCESS_REQUEST_TTL_HOURS, seconds=1))
+    before = written()
+    user = {"owner": owner, "member": member}[actor]
+    response = client_for(user).post(f"/api/access-requests/{request_id}/{step}/", body, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "conflict"
+    assert written() == before
+
+
+@pytest.mark.parametrize(
+    ("step", "body", "field"),
+    [
+        ("deny", {"reason": "no", "extra": 1}, "extra"),
+        ("deny", {"reason": 5}, "reason"),
+        ("deny", [], "non_field_errors"),
+    ],
+)
+def test_bad_decisions_are_refused_by_field_and_write_nothing(owner, member, requestable, step, body, field):
+    request_id = ask(member, requestable)
+    before = written()
+    response = client_for(owner).post(f"/api/access-requests/{request_id}/{step}/", body, format="json")
+    assert response.status_code == 400 and field in response.json()["errors"], response.json()
+    assert written() == before
+    assert AccessRequest.objects.get(pk=request_id).status == "pending"
+
+
+def test_an_unknown_or_malformed_request_id_is_404(owner):
+    for request_id in ("00000000-0000-0000-0000-000000000000", "not-a-uuid"):
+        for step in ("approve", "cancel"):
+            assert client_for(owner).post(f"/api/access-requests/{request_id}/{step}/").status_code == 404
+        assert client_for(owner).get(f"/api/access-requests/{request_id}/").status_code == 404
