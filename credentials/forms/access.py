@@ -7,20 +7,11 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 
 from credentials.access.rules import MAX_REASON
-from credentials.errors import InvalidCredential
+from credentials.forms.service_errors import ServiceErrorsForm
 from credentials.forms.share import CandidateInput
 
 
-class ServiceErrorsMixin:
-    """Show a service's InvalidCredential on the form's own fields."""
-
-    def add_service_errors(self, exc: InvalidCredential) -> None:
-        for key, problems in exc.errors.items():
-            for message in problems:
-                self.add_error(key if key in self.fields else None, message)  # type: ignore[attr-defined]
-
-
-class AccessRequestForm(ServiceErrorsMixin, forms.Form):
+class AccessRequestForm(ServiceErrorsForm):
     permission = forms.ChoiceField(
         choices=[("use", "Use: run tests and clones with it, never see it"), ("view", "View: see its details")],
         widget=forms.RadioSelect,
@@ -37,11 +28,11 @@ class AccessRequestForm(ServiceErrorsMixin, forms.Form):
         self.fields["hours"].widget.attrs.update(min=1, max=cap)
 
 
-class DenyForm(ServiceErrorsMixin, forms.Form):
+class DenyForm(ServiceErrorsForm):
     reason = forms.CharField(max_length=MAX_REASON, label="Why not", help_text="The requester reads it.")
 
 
-class RequestableForm(ServiceErrorsMixin, forms.Form):
+class RequestableForm(ServiceErrorsForm):
     who = forms.ChoiceField(
         choices=[("nobody", "Nobody"), ("group", "Members of a group"), ("everyone", "Everyone signed in")],
         widget=forms.RadioSelect,

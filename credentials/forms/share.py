@@ -17,7 +17,7 @@ from django.forms.renderers import BaseRenderer
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from credentials.errors import InvalidCredential
+from credentials.forms.service_errors import ServiceErrorsForm
 from credentials.permissions import SHAREABLE
 
 PERMISSION_DESCRIPTIONS = {
@@ -42,7 +42,7 @@ class CandidateInput(forms.TextInput):
         return field + format_html('<datalist id="{}"></datalist>', list_id)
 
 
-class ShareForm(forms.Form):
+class ShareForm(ServiceErrorsForm):
     user = forms.CharField(
         required=False,
         max_length=150,
@@ -92,11 +92,6 @@ class ShareForm(forms.Form):
 
     def end(self) -> datetime | None:
         return self.cleaned_data.get("expires_at")
-
-    def add_service_errors(self, exc: InvalidCredential) -> None:
-        for key, problems in exc.errors.items():
-            for message in problems:
-                self.add_error(key if key in self.fields else None, message)
 
 
 def _group_named(name: str) -> Group | None:
