@@ -34,6 +34,9 @@ class AuditAction(models.TextChoices):
     ACCESS_REQUEST_DENIED = "access_request_denied", "Access request denied"
     ACCESS_REQUEST_CANCELLED = "access_request_cancelled", "Access request cancelled"
     ACCESS_REQUEST_EXPIRED = "access_request_expired", "Access request expired unanswered"
+    WEBHOOK_CREATED = "webhook_created", "Webhook endpoint created"
+    WEBHOOK_CHANGED = "webhook_changed", "Webhook endpoint changed"
+    WEBHOOK_DELETED = "webhook_deleted", "Webhook endpoint deleted"
 
 
 class AuditEvent(models.Model):

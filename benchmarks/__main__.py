@@ -24,6 +24,7 @@ FIGURES = (
     "benchmarks.rotation",
     "benchmarks.credential_tests",
     "benchmarks.plugin_clone",
+    "benchmarks.expiry_sweep",
 )
 
 

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "audit",
     "plugins",
     "accounts",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -205,6 +206,38 @@ AUDIT_LINK_MAX_AGE = int(os.environ.get("AUDIT_LINK_MAX_AGE", "300"))
 AUDIT_CHECKPOINT_SINK = os.environ.get("AUDIT_CHECKPOINT_SINK", "stdout")
 AUDIT_CHECKPOINT_SECONDS = float(os.environ.get("AUDIT_CHECKPOINT_SECONDS", "300"))
 
+# Notifications (notifications/): e-mail through Django's framework, from the environment's SMTP server
+# (the console in the development mode when none is set); webhooks signed per Standard Webhooks, sent
+# only where outbound connections may go (above), retried with exponential backoff and jitter, and an
+# endpoint disabled after so many failed attempts in a row. SITE_URL makes the links in e-mails.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "latchkey@localhost")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG and not EMAIL_HOST
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+if not EMAIL_HOST:
+    EMAIL_HOST = "localhost"
+WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", default=not DEBUG)
+WEBHOOK_TIMEOUT_SECONDS = int(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "8"))
+WEBHOOK_RETRY_BASE_SECONDS = int(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "30"))  # then 60, 120, ...
+WEBHOOK_RETRY_MAX_SECONDS = int(os.environ.get("WEBHOOK_RETRY_MAX_SECONDS", "3000"))  # under the broker's hour
+WEBHOOK_DISABLE_AFTER = int(os.environ.get("WEBHOOK_DISABLE_AFTER", "24"))  # failed attempts in a row
+WEBHOOK_ENDPOINTS_PER_OWNER = int(os.environ.get("WEBHOOK_ENDPOINTS_PER_OWNER", "20"))
+NOTIFICATION_DIGEST_HOUR = int(os.environ.get("NOTIFICATION_DIGEST_HOUR", "7"))
+# Expired credentials are announced only this long after their expiry (credentials.expiry).
+EXPIRY_NOTICE_GRACE_DAYS = int(os.environ.get("EXPIRY_NOTICE_GRACE_DAYS", "7"))
+
 # Celery, with Redis as broker. Without a broker (the embedded default) tasks run in-process
 # when queued. Tasks take ids and keep their state on our rows: there is no result backend.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
@@ -236,6 +269,12 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-plugin-syncs": {"task": "plugins.sweep_stuck_syncs", "schedule": 60.0},
     # Ended shares removed (they are refused from their end on, sweep or not), unanswered requests expired.
     "sweep-access": {"task": "credentials.sweep_access", "schedule": 60.0},
+    "sweep-expiry": {"task": "credentials.sweep_expiry", "schedule": 3600.0},
+    "fan-out-waiting-notifications": {"task": "notifications.fan_out_waiting", "schedule": 60.0},
+    "send-notification-digests": {
+        "task": "notifications.send_digests",
+        "schedule": crontab(minute=0, hour=NOTIFICATION_DIGEST_HOUR),
+    },
     "retest-credentials-daily": {
         "task": "credentials.retest_scheduled",
         "schedule": crontab(minute=0, hour=CREDENTIAL_RETEST_HOUR),
@@ -341,6 +380,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SharePermissionEnum": ["use", "view", "change"],
         "CredentialActionEnum": ["use", "view", "change", "delete", "share"],
+        "NotificationScopeEnum": ["mine", "visible"],
+        "WebhookScopeEnum": ["user", "team", "global"],
     },
 }
 

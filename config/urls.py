@@ -38,10 +38,12 @@ urlpatterns = [
     path("api/docs/", api_docs, name="api-docs"),
     path("api/", include("credentials.api.urls")),
     path("api/", include("plugins.api.urls")),
+    path("api/", include("notifications.api.urls")),
     re_path(r"^api/", _api_not_found),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("accounts.urls")),
     path("plugins/", include("plugins.urls")),
+    path("notifications/", include("notifications.urls")),
     path("", include("credentials.urls")),
 ]

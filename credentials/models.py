@@ -315,3 +315,29 @@ class AccessRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.permission} of {self.credential_id} for {self.hours} h"
+
+
+class ExpiryNotice(models.Model):
+    """That a credential's expiry was announced at one stage, for one expiry time: each stage once (credentials.expiry).
+
+    ``days`` is the stage: 30, 7 or 1 days before, or 0 once expired. Keyed by the expiry time, so
+    that a credential given a new expiry is announced again for it, with nothing to reset.
+    """
+
+    # No database constraint: the one statement that writes notices reads the credential it writes for,
+    # and Django cascades a deletion; a constraint checked per row made the sweep twice as slow
+    # (`make bench`, expiry sweep). The unique key below leads with the credential: no index of its own.
+    credential = models.ForeignKey(
+        Credential, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    expires_at = models.DateTimeField()
+    days = models.PositiveSmallIntegerField()
+    noticed_at = models.DateTimeField(default=timezone.now, db_index=True)  # a sweep's notices, for its readers
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["credential", "expires_at", "days"], name="expiry_notice_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.credential_id} at {self.days} days"

@@ -19,7 +19,8 @@ from django.views.decorators.debug import sensitive_variables
 from audit.models import AuditAction
 from audit.services import audit_record, audit_record_insert
 from config.actors import Actor
-from credentials import types
+from config.events import raise_event
+from credentials import events, types
 from credentials.door import RevealedSecret, credential_reveal
 from credentials.errors import CredentialInUse, CredentialPermissionDenied, InvalidCredential, StaleVersion
 from credentials.keys.ring import DecryptionError
@@ -242,6 +243,11 @@ def credential_update(
             fields=diff.get("fields", {}),
             details=details,
         )
+        if version is not None:
+            raise_event(
+                events.secret_changed, Credential, credential_id=credential.pk, version=version.number,
+                changed_fields=list(version.changed_fields), actor_id=actor.pk,
+            )  # fmt: skip
     return credential
 
 

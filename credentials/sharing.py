@@ -16,6 +16,8 @@ from django.utils import timezone
 from audit.models import AuditAction
 from audit.services import audit_record
 from config.actors import Actor
+from config.events import raise_event
+from credentials import events
 from credentials.errors import InvalidCredential
 from credentials.locking import lock_credential_for
 from credentials.models import Credential, CredentialGroupPermission, CredentialUserPermission
@@ -188,6 +190,10 @@ def credential_share(
                 action=AuditAction.SHARED, actor=actor, credential=credential, ip=ip,
                 details={**common, "granted": list(granted)},
             )  # fmt: skip
+            raise_event(
+                events.shared, Credential, credential_id=credential.pk, **_grantee_facts(grantee),
+                permissions=list(granted), expires_at=expires_at, actor_id=actor.pk,
+            )  # fmt: skip
         if moved:
             ends_were = {action: _iso(held[action]) for action in moved}
             audit_record(
@@ -221,7 +227,15 @@ def credential_unshare(
                 ip=ip,
                 details={**grantee_details(grantee), "revoked": list(revoked), "now": list(_ordered(set(now)))},
             )
+            raise_event(
+                events.unshared, Credential, credential_id=credential.pk, **_grantee_facts(grantee),
+                permissions=list(revoked), actor_id=actor.pk,
+            )  # fmt: skip
     return _share("user" if user is not None else "group", grantee.pk, str(grantee), now)
+
+
+def _grantee_facts(grantee: Actor | Group) -> dict[str, Any]:
+    return {"grantee": "group" if isinstance(grantee, Group) else "user", "grantee_id": grantee.pk}
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from credentials.access.sweep import access_sweep
+from credentials.expiry import expiry_sweep
 from credentials.testers import runs
 
 
@@ -28,3 +29,8 @@ def credential_retest_scheduled_task() -> None:
 @shared_task(name="credentials.sweep_access", ignore_result=True)
 def access_sweep_task() -> None:
     access_sweep()
+
+
+@shared_task(name="credentials.sweep_expiry", ignore_result=True)
+def expiry_sweep_task() -> None:
+    expiry_sweep()

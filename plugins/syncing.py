@@ -28,9 +28,11 @@ from django.utils import timezone
 
 from config.actors import Actor
 from config.background_runs import BackgroundRuns
+from config.events import raise_event
 from credentials.door import RevealedSecret, credential_reveal
 from credentials.errors import CredentialNotFound, DestinationRefused, RevealRefused
 from credentials.redaction import Redactor
+from plugins import events
 from plugins.git import command as git
 from plugins.models import AUDIT_SERVICE, Plugin, PluginStatus
 from plugins.paths import checkout_path, work_root
@@ -162,10 +164,13 @@ def _finish_installed(plugin: Plugin, run: uuid.UUID, commit: str, fresh: Path |
 
 def _finish_failed(plugin: Plugin, run: uuid.UUID, message: str, used_at: Any) -> str | None:
     now = timezone.now()
-    updated = SYNC_RUNS.of_run(plugin.pk, run).update(
-        status=PluginStatus.FAILED, last_error=message, run=None, started_at=None, updated_at=now,
-        **({"credential_used_at": used_at} if used_at else {}),
-    )  # fmt: skip
+    with transaction.atomic():
+        updated = SYNC_RUNS.of_run(plugin.pk, run).update(
+            status=PluginStatus.FAILED, last_error=message, run=None, started_at=None, updated_at=now,
+            **({"credential_used_at": used_at} if used_at else {}),
+        )  # fmt: skip
+        if updated:
+            raise_event(events.sync_failed, Plugin, plugin_id=plugin.pk, credential_id=plugin.credential_id)
     return PluginStatus.FAILED.value if updated else None
 
 

@@ -14,6 +14,8 @@ os.environ["DEBUG"] = "0"
 os.environ.setdefault("PLUGINS_ROOT", tempfile.mkdtemp(prefix="latchkey-test-plugins-"))
 # The servers the integration tests start listen on loopback; tests of refusals list nothing.
 os.environ.setdefault("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+# The webhook receivers the tests start speak plain HTTP on loopback; production requires https.
+os.environ.setdefault("WEBHOOK_REQUIRE_HTTPS", "0")
 
 from config.settings import *  # noqa: F403
 

@@ -45,6 +45,7 @@ def test_every_benchmark_figure_runs(tmp_path):
         "rotation",
         "plugin clone over HTTPS",
         "plugin clone over SSH",
+        "expiry sweep 1,000 due of 100,000",
     ):
         assert figure in result.stdout
     assert "met their goal" in result.stdout

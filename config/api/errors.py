@@ -29,6 +29,7 @@ from credentials.errors import (
     StaleVersion,
     VersionNotFound,
 )
+from notifications.errors import EndpointNotFound, InvalidNotificationInput
 from plugins.errors import InvalidPlugin, PluginNotFound
 
 
@@ -83,11 +84,13 @@ def _plain(detail: Any) -> Any:
 
 
 def _as_api_exception(exc: Exception) -> Exception:
-    if isinstance(exc, CredentialNotFound | PluginNotFound | VersionNotFound | AccessRequestNotFound):
+    if isinstance(
+        exc, CredentialNotFound | PluginNotFound | VersionNotFound | AccessRequestNotFound | EndpointNotFound
+    ):
         return exceptions.NotFound(str(exc))
     if isinstance(exc, CredentialPermissionDenied):
         return exceptions.PermissionDenied(str(exc))
-    if isinstance(exc, InvalidCredential | InvalidPlugin):
+    if isinstance(exc, InvalidCredential | InvalidPlugin | InvalidNotificationInput):
         return exceptions.ValidationError(exc.as_dict())
     if isinstance(exc, StaleVersion | AccessRequestClosed):
         return Conflict(str(exc))

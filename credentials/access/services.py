@@ -14,6 +14,7 @@ from django.utils import timezone
 from audit.models import AuditAction
 from audit.services import audit_record
 from config.actors import Actor
+from config.events import raise_event
 from credentials.access import events
 from credentials.access.rules import MAX_REASON, REQUESTABLE, discoverable, max_hours, may_approve
 from credentials.errors import (
@@ -105,7 +106,7 @@ def access_request_create(
             ip=ip,
             details={**_request_details(request), "reason": reason, "answer_by": request.answer_by.isoformat()},
         )
-        events.raise_on_commit(events.access_requested, AccessRequest, **_event_facts(request))
+        raise_event(events.access_requested, AccessRequest, **_event_facts(request))
     return request
 
 
@@ -134,7 +135,7 @@ def access_request_approve(*, actor: Actor, request_id: uuid.UUID | str, ip: str
             ip=ip,
             details={**_request_details(request), "grant_expires_at": end_granted.isoformat() if end_granted else None},
         )
-        events.raise_on_commit(events.access_decided, AccessRequest, **_event_facts(request))
+        raise_event(events.access_decided, AccessRequest, **_event_facts(request))
     return request
 
 
@@ -156,7 +157,7 @@ def access_request_deny(
             ip=ip,
             details={**_request_details(request), "reason": reason},
         )
-        events.raise_on_commit(events.access_decided, AccessRequest, **_event_facts(request))
+        raise_event(events.access_decided, AccessRequest, **_event_facts(request))
     return request
 
 
@@ -177,7 +178,7 @@ def access_request_cancel(*, actor: Actor, request_id: uuid.UUID | str, ip: str 
             ip=ip,
             details=_request_details(request),
         )
-        events.raise_on_commit(events.access_decided, AccessRequest, **_event_facts(request))
+        raise_event(events.access_decided, AccessRequest, **_event_facts(request))
     return request
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
+from config.events import raise_event
 from credentials.access import events
 from credentials.models import (
     AccessRequest,
@@ -76,7 +77,7 @@ def _expire_grants(model: type[CredentialUserPermission | CredentialGroupPermiss
                     credential_name=names.get(credential_id, ""),
                     details={kind: name, f"{kind}_id": grantee_id, "ended": sorted(actions)},
                 )
-                events.raise_on_commit(
+                raise_event(
                     events.grant_expired,
                     Credential,
                     credential_id=credential_id,
@@ -100,7 +101,7 @@ def _announce_ending(
         )
         model.objects.filter(pk__in=[row[0] for row in rows]).update(ending_noticed=True)
         for _, credential_id, grantee_id, codename, expires_at in rows:
-            events.raise_on_commit(
+            raise_event(
                 events.grant_ending,
                 Credential,
                 credential_id=credential_id,
@@ -133,7 +134,7 @@ def _expire_requests(now: datetime) -> int:
                     "permission": request.permission,
                 },
             )
-            events.raise_on_commit(
+            raise_event(
                 events.access_decided,
                 AccessRequest,
                 request_id=request.pk,

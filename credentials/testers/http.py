@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,8 +12,8 @@ from urllib.parse import urlsplit
 
 from django.views.decorators.debug import sensitive_variables
 
-from credentials import outbound
 from credentials.door import RevealedSecret
+from credentials.pinned_http import pinned_connection
 from credentials.redaction import Redactor
 from credentials.testers.base import TestFailed
 
@@ -51,26 +50,6 @@ class Answer:
         return text
 
 
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to the address judged, never to a second lookup of the name (DNS rebinding).
-
-    The name stays the connection's host: it is the Host header, and over TLS the name sent (SNI)
-    and the one the certificate is checked against.
-    """
-
-    destination: outbound.Destination | None = None
-
-    def connect(self) -> None:
-        if self.destination is None:
-            raise RuntimeError("a pinned connection needs its destination")
-        self.sock = outbound.connect(self.destination, self.timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection, _PinnedHTTPConnection):
-    """TLS over _PinnedHTTPConnection's socket: HTTPSConnection.connect wraps what its parent's made."""
-
-
 def join(base_url: str, path: str) -> str:
     """The base URL (which may carry a path, as GitHub Enterprise's /api/v3 does) and a path under it."""
     return base_url.rstrip("/") + "/" + path.lstrip("/")
@@ -99,13 +78,7 @@ def request(
         raise TestFailed("The URL's port is not a number.") from None
     # The host allowed, then its address judged (credentials.outbound): the one the connection goes to.
     destination = secret.destination(parts.hostname, port)
-    if parts.scheme == "https":
-        connection: _PinnedHTTPConnection = _PinnedHTTPSConnection(
-            parts.hostname, port, timeout=timeout, context=ssl.create_default_context()
-        )
-    else:
-        connection = _PinnedHTTPConnection(parts.hostname, port, timeout=timeout)
-    connection.destination = destination
+    connection = pinned_connection(parts.scheme, destination, timeout=timeout)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         connection.request(method, target, headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers})

@@ -12,18 +12,22 @@ import logging
 import time
 import uuid
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
+from django.dispatch import Signal
 from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record, audit_record_update
 from config.actors import Actor
 from config.background_runs import BackgroundRuns
+from config.events import raise_event
+from credentials import events
 from credentials.door import credential_reveal
 from credentials.errors import CredentialNotFound, RevealRefused, TestQueueUnavailable
 from credentials.locking import lock_credential_for
@@ -105,7 +109,11 @@ def credential_test_run(
     """
     run = uuid.UUID(str(run))
     # Only what the check needs; the type comes from the per-process cache, not a join.
-    credential = TEST_RUNS.current(credential_id, run).only("name", "type_id", "test_run", "test_status").first()
+    credential = (
+        TEST_RUNS.current(credential_id, run)
+        .only("name", "type_id", "test_run", "test_status", "test_failures")
+        .first()
+    )
     if credential is None:
         return None
     credential.type = type_by_pk(credential.type_id)
@@ -149,24 +157,42 @@ def _finish(
     sweep's verdict being replaced, only decides what the row shows.
     """
     status = CredentialTestStatus.PASSED if outcome.passed else CredentialTestStatus.FAILED
-    audit_record_update(
+    details = {
+        "status": status.value,
+        "message": outcome.message,
+        "trigger": trigger,
+        "run": str(run),
+        "duration_ms": duration_ms,
+        **({"facts": outcome.facts} if outcome.facts else {}),
+    }
+    record = partial(
+        audit_record_update,
         Credential.objects.filter(pk=credential.pk, test_run=run),
         _result_values(status, outcome.message),
-        action=AuditAction.TESTED,
-        actor=actor,
-        credential=credential,
-        ip=ip,
-        service=SERVICE,
-        details={
-            "status": status.value,
-            "message": outcome.message,
-            "trigger": trigger,
-            "run": str(run),
-            "duration_ms": duration_ms,
-            **({"facts": outcome.facts} if outcome.facts else {}),
-        },
-    )
+        action=AuditAction.TESTED, actor=actor, credential=credential, ip=ip, service=SERVICE, details=details,
+    )  # fmt: skip
+    if _turn(outcome.passed, credential.test_failures) is None:
+        record()  # most results: the row and its event in one round trip, and nothing to announce
+        return status.value
+    with transaction.atomic():
+        # The count read when the run started may have moved (the sweep failed this run meanwhile, and
+        # counted it, which _result_values does not count again): read it locked.
+        row = TEST_RUNS.of_run(credential.pk, run).select_for_update().values_list("test_status", "test_failures")
+        before = next(iter(row), None)
+        record()
+        if before is not None and not (before[0] == CredentialTestStatus.FAILED and not outcome.passed):
+            turn = _turn(outcome.passed, before[1])
+            if turn is not None:
+                failures = before[1] + (0 if outcome.passed else 1)
+                raise_event(turn, Credential, credential_id=credential.pk, failures=failures)
     return status.value
+
+
+def _turn(passed: bool, failures_before: int) -> Signal | None:
+    """The event a result raises: failures in a row reaching the flag, or a pass after a flagged run."""
+    if passed:
+        return events.test_recovered if is_flagged(failures_before) else None
+    return events.test_failing if failures_before + 1 == settings.CREDENTIAL_TEST_FLAG_AFTER else None
 
 
 def _result_values(status: str, message: str) -> dict[str, Any]:
@@ -207,6 +233,10 @@ def credential_tests_sweep(*, older_than: timedelta | None = None) -> int:
             credential.test_failures += 1
             # test_run stays: should the run report after all, its real result replaces this one.
             credential.save(update_fields=["test_status", "test_message", "last_tested", "test_failures"])
+            if _turn(False, credential.test_failures - 1) is not None:
+                raise_event(
+                    events.test_failing, Credential, credential_id=credential.pk, failures=credential.test_failures
+                )
             audit_record(
                 action=AuditAction.TESTED,
                 credential=credential,

@@ -14,7 +14,8 @@ from django.views.decorators.debug import sensitive_variables
 from audit.models import AuditAction
 from audit.services import audit_record_insert, audit_record_update
 from config.actors import Actor
-from credentials import types
+from config.events import raise_event
+from credentials import events, types
 from credentials.errors import InvalidCredential, StaleVersion, VersionNotFound
 from credentials.keys.ring import DecryptionError
 from credentials.keys.sealing import open_values, open_version, seal_values, sealed_secret_names
@@ -125,6 +126,10 @@ def credential_rollback(
                 "versions_pruned": pruned,
             },
         )
+        raise_event(
+            events.rolled_back, Credential, credential_id=credential.pk, version=version.number,
+            restored_from=number, actor_id=actor.pk,
+        )  # fmt: skip
     return Rollback(credential=credential, version=version, restored_from=number, hosts_restored=hosts_restored)
 
 

@@ -28,6 +28,8 @@ from credentials.permissions import actions_for
 from credentials.services import credential_update
 from credentials.sharing import credential_share
 from credentials.teams import team_set_manager
+from notifications.models import Delivery, Subscription, WebhookEndpoint
+from notifications.webhooks.endpoints import endpoint_create
 from plugins.models import Plugin
 from tests.factories import PASSWORD, make_credential, make_user
 
@@ -144,6 +146,30 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "GET /api/ssh/host-keys/presets/":                  (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
     "POST /api/ssh/host-keys/presets/":                 (401, 405, 405, 405, 405, 405, 405, 405, 405, 405),
 
+    # Anyone signed in chooses how events reach them (their own choices only).
+    "GET /api/notifications/subscriptions/":            (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "PUT /api/notifications/subscriptions/{event}/":
+                                                        (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "DELETE /api/notifications/subscriptions/{event}/":
+                                                        (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "PUT /api/notifications/subscriptions/no.such.event/":
+                                                        (401, 404, 404, 404, 404, 404, 404, 404, 404, 404),
+    "POST /api/notifications/subscriptions/":           (401, 405, 405, 405, 405, 405, 405, 405, 405, 405),
+    # Anyone signed in adds endpoints of their own; the owner's endpoint is theirs (and a superuser's) alone,
+    # the team's is its managers' (the credential's owner is a member, not a manager).
+    "GET /api/webhooks/":                               (401, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "POST /api/webhooks/":                              (401, 201, 201, 201, 201, 201, 201, 201, 201, 201),
+    "GET /api/webhooks/{endpoint_id}/":                    (401, 404, 404, 404, 404, 404, 404, 200, 404, 200),
+    "PATCH /api/webhooks/{endpoint_id}/":                  (401, 404, 404, 404, 404, 404, 404, 200, 404, 200),
+    "PUT /api/webhooks/{endpoint_id}/":                    (401, 405, 405, 405, 405, 405, 405, 405, 405, 405),
+    "DELETE /api/webhooks/{endpoint_id}/":                 (401, 404, 404, 404, 404, 404, 404, 204, 404, 204),
+    "POST /api/webhooks/{endpoint_id}/rotate-secret/":     (401, 404, 404, 404, 404, 404, 404, 200, 404, 200),
+    "POST /api/webhooks/{endpoint_id}/test/":              (401, 404, 404, 404, 404, 404, 404, 202, 404, 202),
+    "GET /api/webhooks/{endpoint_id}/deliveries/":         (401, 404, 404, 404, 404, 404, 404, 200, 404, 200),
+    "GET /api/webhooks/{team_endpoint}/":               (401, 404, 404, 404, 404, 404, 200, 404, 404, 200),
+    "PATCH /api/webhooks/{team_endpoint}/":             (401, 404, 404, 404, 404, 404, 200, 404, 404, 200),
+    "GET /api/webhooks/{team_endpoint}/deliveries/":    (401, 404, 404, 404, 404, 404, 200, 404, 404, 200),
+
     "POST /api/auth/token/":                            (200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
     "OPTIONS /api/auth/token/":                         (200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
     "GET /api/schema/":                                 (200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
@@ -182,6 +208,8 @@ class World:
     bystander: Any
     secrets: tuple[str, ...]
     request: AccessRequest  # the stranger's pending request for use, which the credential's approvers decide
+    endpoint: WebhookEndpoint  # the owner's own webhook endpoint
+    team_endpoint: WebhookEndpoint  # the team's, made by its manager
 
     def fill(self, template: str) -> str:
         # Routes under /api/plugins/ name the world's plugin; every other {id} is the credential.
@@ -193,6 +221,9 @@ class World:
             bystander=self.bystander.username,
             number=1,  # the version before the current one
             request_id=self.request.pk,
+            endpoint_id=self.endpoint.pk,
+            event="credential.expiring",
+            team_endpoint=self.team_endpoint.pk,
         )
 
     def client(self, role: str) -> APIClient:
@@ -244,6 +275,10 @@ def build_world() -> World:
     plugin = Plugin.objects.create(
         name="matrix-plugin", repo_url="https://github.com/org/tools.git", owner=owner, status="installed"
     )
+    endpoint = endpoint_create(actor=owner, name="matrix-hook", url="http://127.0.0.1:9/hook").endpoint
+    team_endpoint = endpoint_create(
+        actor=users["manager"], name="matrix-team-hook", url="http://127.0.0.1:9/team", team=team
+    ).endpoint
     assert set(users) == set(ROLES)
     return World(
         users=users,
@@ -253,6 +288,8 @@ def build_world() -> World:
         bystander=bystander,
         secrets=(canary, f"new-{canary}", f"second-{canary}"),
         request=request,
+        endpoint=endpoint,
+        team_endpoint=team_endpoint,
     )
 
 
@@ -302,6 +339,19 @@ REQUEST_BODIES: dict[str, Callable[[World, str], dict[str, Any]]] = {
     "PATCH /api/plugins/{id}/": lambda w, role: {"ref": f"ref-of-{role}"},
     "POST /api/auth/token/": lambda w, role: {"username": w.users["owner"].username, "password": PASSWORD},
     "POST /api/ssh/host-keys/": lambda w, role: {"host": "169.254.169.254", "port": 22},
+    "PUT /api/notifications/subscriptions/{event}/": lambda w, role: {
+        "scope": "visible",
+        "email": "digest",
+        "webhook": True,
+    },
+    "PUT /api/notifications/subscriptions/no.such.event/": lambda w, role: {
+        "scope": "visible",
+        "email": "digest",
+        "webhook": True,
+    },
+    "POST /api/webhooks/": lambda w, role: {"name": f"hook-of-{role}", "url": "http://127.0.0.1:9/mine"},
+    "PATCH /api/webhooks/{endpoint_id}/": lambda w, role: {"name": f"renamed by {role}"},
+    "PATCH /api/webhooks/{team_endpoint}/": lambda w, role: {"name": f"renamed by {role}"},
 }
 
 
@@ -361,6 +411,26 @@ EFFECTS: dict[str, Callable[[World, str], bool]] = {
     ).exists(),
     "PATCH /api/plugins/{id}/": lambda w, role: Plugin.objects.get(pk=w.plugin.pk).ref == f"ref-of-{role}",
     "DELETE /api/plugins/{id}/": lambda w, role: not Plugin.objects.filter(pk=w.plugin.pk).exists(),
+    "PUT /api/notifications/subscriptions/{event}/": lambda w, role: Subscription.objects.filter(
+        user=w.users[role], event="credential.expiring", scope="visible", email="digest", webhook=True
+    ).exists(),
+    "POST /api/webhooks/": lambda w, role: WebhookEndpoint.objects.filter(name=f"hook-of-{role}").exists(),
+    "PATCH /api/webhooks/{endpoint_id}/": lambda w, role: (
+        WebhookEndpoint.objects.get(pk=w.endpoint.pk).name == f"renamed by {role}"
+    ),
+    "PATCH /api/webhooks/{team_endpoint}/": lambda w, role: (
+        WebhookEndpoint.objects.get(pk=w.team_endpoint.pk).name == f"renamed by {role}"
+    ),
+    "DELETE /api/webhooks/{endpoint_id}/": lambda w, role: (
+        not WebhookEndpoint.objects.filter(pk=w.endpoint.pk).exists()
+    ),
+    "POST /api/webhooks/{endpoint_id}/rotate-secret/": lambda w, role: (
+        WebhookEndpoint.objects.get(pk=w.endpoint.pk).secret_number == 2
+    ),
+    # Queued when the request's transaction commits, which this test's transaction never does.
+    "POST /api/webhooks/{endpoint_id}/test/": lambda w, role: Delivery.objects.filter(
+        endpoint=w.endpoint, event="webhook.test", status="pending"
+    ).exists(),
     # Queued when the request's transaction commits, which this test's transaction never does.
     "POST /api/plugins/{id}/sync/": lambda w, role: Plugin.objects.get(pk=w.plugin.pk).status == "pending",
 }
@@ -387,6 +457,9 @@ def _snapshot() -> dict[str, Any]:
         ),
         "versions": list(CredentialVersion.objects.order_by("pk").values()),
         "access_requests": list(AccessRequest.objects.order_by("pk").values()),
+        "webhook_endpoints": list(WebhookEndpoint.objects.order_by("pk").values()),
+        "subscriptions": list(Subscription.objects.order_by("pk").values()),
+        "deliveries": list(Delivery.objects.order_by("pk").values()),
     }
 
 

@@ -315,7 +315,13 @@ class Worker:
 
 
 def start_worker(
-    *, database_url: str, broker_url: str, log: Path, concurrency: int = 2, loglevel: str = "INFO"
+    *,
+    database_url: str,
+    broker_url: str,
+    log: Path,
+    concurrency: int = 2,
+    loglevel: str = "INFO",
+    extra_env: dict[str, str] | None = None,
 ) -> Worker:
     """``celery -A config worker`` on the test database, in its own process group; returns once it is ready."""
     name = f"latchkey-test-{uuid.uuid4().hex[:8]}@%h"
@@ -325,6 +331,7 @@ def start_worker(
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": broker_url,
         "LOG_LEVEL": loglevel,
+        **(extra_env or {}),
     }
     log_file = open(log, "w")  # noqa: SIM115  (the child holds it; closed when we return)
     process = subprocess.Popen(

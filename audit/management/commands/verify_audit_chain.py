@@ -5,8 +5,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audit import events
 from audit.checkpoints import Checkpoint, read_checkpoints
+from audit.models import AuditEvent
 from audit.verification import Break, audit_verify_chain
+from config.events import raise_event
 
 
 class Command(BaseCommand):
@@ -37,6 +40,9 @@ class Command(BaseCommand):
             f"{report.checked} events checked ({report.linked} linked, {report.unlinked} not yet), "
             f"{report.checkpoints} checkpoints"
         )
+        if breaks:
+            # Administrators hear of it (notifications), whoever ran the check and wherever its output went.
+            raise_event(events.verification_failed, AuditEvent, breaks=len(breaks), first=str(breaks[0])[:500])
         if breaks and find_all:
             listed = "\n".join(f"- {b}" for b in breaks)
             raise CommandError(f"Audit trail broken in {len(breaks)} places:\n{listed}\n({summary}).")

@@ -1,0 +1,1 @@
+"""The notifications API: one's subscriptions, webhook endpoints and their delivery logs."""

@@ -1,0 +1,13 @@
+"""The notifications app: domain events turned into e-mails and signed webhooks, each reaching only who may see it."""
+
+from django.apps import AppConfig
+
+
+class NotificationsConfig(AppConfig):
+    name = "notifications"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from notifications import receivers
+
+        receivers.connect()

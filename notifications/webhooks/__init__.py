@@ -1,0 +1,1 @@
+"""Webhooks that follow the Standard Webhooks specification: endpoints, their sealed secrets, signed deliveries."""
