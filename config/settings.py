@@ -271,6 +271,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-access": {"task": "credentials.sweep_access", "schedule": 60.0},
     "sweep-expiry": {"task": "credentials.sweep_expiry", "schedule": 3600.0},
     "fan-out-waiting-notifications": {"task": "notifications.fan_out_waiting", "schedule": 60.0},
+    "requeue-waiting-deliveries": {"task": "notifications.requeue_waiting", "schedule": 60.0},
     "send-notification-digests": {
         "task": "notifications.send_digests",
         "schedule": crontab(minute=0, hour=NOTIFICATION_DIGEST_HOUR),
@@ -380,7 +381,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SharePermissionEnum": ["use", "view", "change"],
         "CredentialActionEnum": ["use", "view", "change", "delete", "share"],
-        "NotificationScopeEnum": ["mine", "visible"],
+        "NotificationScopeEnum": "notifications.kinds.Scope",
         "WebhookScopeEnum": ["user", "team", "global"],
     },
 }

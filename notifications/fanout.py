@@ -8,6 +8,7 @@ may not see (an addressee may also know of one they may request). Payloads hold 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -18,17 +19,21 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from config.actors import Actor
 from credentials.access.rules import discoverable
 from credentials.models import Credential, TeamManagerPermission
 from credentials.permissions import MANAGE_TEAM, user_can_see
 from notifications.kinds import DEFAULTS, WITHOUT_CREDENTIAL, EmailMode, EventKind, Preference, Scope
-from notifications.models import Channel, Delivery, RaisedEvent, Subscription, WebhookEndpoint
+from notifications.models import Channel, Delivery, DeliveryStatus, RaisedEvent, Subscription, WebhookEndpoint
 from notifications.notices import Notice, notices_of
 
-# A raised event whose fan-out message was lost (the broker was down) is picked up after this long.
+# A raised event whose fan-out message was lost (the broker was down) is picked up after this long;
+# a delivery never tried, after longer (its worker may only be busy).
 WAITING_AFTER = timedelta(seconds=30)
+REQUEUE_AFTER = timedelta(minutes=10)
+logger = logging.getLogger(__name__)
 
 
 def fan_out(raised_id: int) -> int:
@@ -61,13 +66,29 @@ def fan_out_waiting() -> int:
 
 
 def queue_deliveries(ids: Iterable[tuple[uuid.UUID, str]]) -> None:
+    """Queue each delivery's task; if the broker cannot take them, they wait for ``requeue_waiting``."""
     from notifications.tasks import deliver_webhook_task, send_email_task
 
-    for pk, channel in ids:
-        if channel == Channel.EMAIL:
-            send_email_task.delay(str(pk))
-        elif channel == Channel.WEBHOOK:
-            deliver_webhook_task.delay(str(pk))
+    try:
+        for pk, channel in ids:
+            if channel == Channel.EMAIL:
+                send_email_task.delay(str(pk))
+            elif channel == Channel.WEBHOOK:
+                deliver_webhook_task.delay(str(pk))
+    except (OperationalError, OSError) as exc:
+        # The broker's URL may hold its password: the kind of failure only.
+        logger.warning("Could not queue deliveries: %s; the beat queues them again", type(exc).__name__)
+
+
+def requeue_waiting() -> int:
+    """Queue again the deliveries never tried whose message was lost (beat, every minute); return how many."""
+    cutoff = timezone.now() - REQUEUE_AFTER
+    waiting = Delivery.objects.filter(
+        status=DeliveryStatus.PENDING, attempts=0, created_at__lte=cutoff, channel__in=(Channel.EMAIL, Channel.WEBHOOK)
+    ).order_by("created_at")
+    rows = list(waiting.values_list("pk", "channel")[:1000])
+    queue_deliveries(rows)
+    return len(rows)
 
 
 def payload(notice: Notice, credential: Credential | None, occurred_at: datetime) -> dict[str, Any]:

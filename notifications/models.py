@@ -149,6 +149,7 @@ class Delivery(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name_plural = "deliveries"
         indexes = [
             models.Index(fields=["endpoint", "-created_at"]),
             models.Index(fields=["user", "channel"], condition=Q(status="pending"), name="delivery_pending_by_user"),

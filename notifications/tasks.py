@@ -31,10 +31,15 @@ def send_email_task(delivery_id: str) -> None:
 
 @shared_task(bind=True, name="notifications.deliver_webhook", acks_late=True, ignore_result=True)
 def deliver_webhook_task(self: Task, delivery_id: str) -> None:
-    delay = deliver_webhook(delivery_id)
+    delay = deliver_webhook(delivery_id, can_retry=not self.request.is_eager)
     if delay is not None:
         # Our own count of attempts (on the delivery's row) decides when to stop, not Celery's.
         raise self.retry(countdown=delay, max_retries=None)
+
+
+@shared_task(name="notifications.requeue_waiting", ignore_result=True)
+def requeue_waiting_task() -> None:
+    fanout.requeue_waiting()
 
 
 @shared_task(name="notifications.send_digests", ignore_result=True)

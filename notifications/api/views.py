@@ -96,6 +96,7 @@ class SubscriptionViewSet(viewsets.GenericViewSet):
     queryset = Subscription.objects.none()  # for the schema; reads go through the selectors
     serializer_class = SubscriptionOutput
     pagination_class = None
+    lookup_field = lookup_url_kwarg = "event"
 
     @extend_schema(
         summary="How each event reaches you", responses={200: SubscriptionOutput(many=True), **errors_for(401)}

@@ -23,8 +23,11 @@ from notifications.webhooks.secrets import open_secret
 from notifications.webhooks.sending import Answer, body_of, post
 
 
-def deliver_webhook(delivery_id: Any) -> int | None:
-    """Attempt the delivery once; return the seconds to wait before the next attempt, or None when it is over."""
+def deliver_webhook(delivery_id: Any, *, can_retry: bool = True) -> int | None:
+    """Attempt the delivery once; return the seconds to wait before the next attempt, or None when it is over.
+
+    ``can_retry`` is False where nothing could wait to retry (a task run in-process): one attempt only.
+    """
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
@@ -54,8 +57,7 @@ def deliver_webhook(delivery_id: Any) -> int | None:
             return None
         if _count_failure(endpoint, answer):
             delivery.status = DeliveryStatus.CANCELLED
-        elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS or settings.CELERY_TASK_ALWAYS_EAGER:
-            # Without a worker (tasks run in-process) nothing could wait to retry: one attempt only.
+        elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS or not can_retry:
             delivery.status = DeliveryStatus.FAILED
         delivery.save()
         if delivery.status != DeliveryStatus.PENDING:

@@ -21,7 +21,7 @@ from audit.models import AuditAction
 from audit.services import audit_record
 from config.actors import Actor
 from credentials.permissions import user_manages_team
-from notifications.errors import InvalidNotificationInput
+from notifications.errors import EndpointNotFound, InvalidNotificationInput
 from notifications.kinds import SUBSCRIBABLE, EventKind
 from notifications.models import Channel, Delivery, WebhookEndpoint
 from notifications.selectors import endpoint_for_user
@@ -144,6 +144,8 @@ def endpoint_send_test(*, actor: Actor, endpoint_id: Any) -> Delivery:
 
     with transaction.atomic():
         endpoint = _locked(actor, endpoint_id)
+        if not endpoint.is_active:
+            raise InvalidNotificationInput({"is_active": ["Turn the endpoint on before sending it a test event."]})
         now = timezone.now()
         delivery = Delivery.objects.create(
             event=EventKind.WEBHOOK_TEST, channel=Channel.WEBHOOK, endpoint=endpoint, occurred_at=now,
@@ -151,15 +153,17 @@ def endpoint_send_test(*, actor: Actor, endpoint_id: Any) -> Delivery:
                      "data": {"endpoint": {"id": str(endpoint.pk), "name": endpoint.name},
                               "requested_by": actor.get_username()}},
         )  # fmt: skip
-        if not endpoint.is_active:
-            raise InvalidNotificationInput({"is_active": ["Turn the endpoint on before sending it a test event."]})
         transaction.on_commit(lambda: queue_deliveries([(delivery.pk, Channel.WEBHOOK)]))
     return delivery
 
 
 def _locked(actor: Actor, endpoint_id: Any) -> WebhookEndpoint:
-    endpoint_for_user(actor, endpoint_id)  # 404 for what the actor may not manage
-    return WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
+    """The endpoint locked, if ``actor`` manages it; EndpointNotFound (404) otherwise, or once it is gone."""
+    endpoint_for_user(actor, endpoint_id)  # 404 for what the actor may not manage, and for a malformed id
+    endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id).first()
+    if endpoint is None:  # deleted meanwhile
+        raise EndpointNotFound()
+    return endpoint
 
 
 def _input_errors(name: Any, url: Any, events: Any) -> dict[str, list[str]]:
