@@ -148,7 +148,7 @@ def _figure(population: Population, purge: Callable[[], int], *, iterations: int
     op_queries = queries_of(sweep(expected), 0)
     written = set(ExpiryNotice.objects.filter(pk__gt=population.notice_mark).values_list("credential_id", "days"))
     events = list(RaisedEvent.objects.filter(pk__gt=population.event_mark).values_list("signal", "facts"))
-    announced_in = [len(facts.get("notices", [])) for signal, facts in events if signal == "expiry_reached"]
+    announced_in = [facts.get("count") for signal, facts in events if signal == "expiry_reached"]
     if written != population.due or len(events) != 1 or announced_in != [expected]:
         raise AssertionError("The sweep did not record the due notices, or not as one expiry_reached event.")
     reset()
@@ -172,8 +172,8 @@ def _figure(population: Population, purge: Callable[[], int], *, iterations: int
 
     op_stats, floor_stats = _measure(sweep(expected), floor, reset, iterations=iterations)
     notes = (
-        f"op = credentials.expiry.expiry_sweep(): one INSERT ... SELECT ... RETURNING of {expected:,} notices, one "
-        f"RaisedEvent, the commit, and one fan-out message published to Redis on commit (no worker; purged, "
+        f"op = credentials.expiry.expiry_sweep(): one INSERT ... SELECT of {expected:,} notices, one "
+        f"RaisedEvent naming the sweep, the commit, and one fan-out message published to Redis on commit (no worker; purged, "
         f"untimed, after each call, as are the rows it wrote). Floor: the same {expected:,} rows (id, name, expiry, "
         "stage) by one ORM SELECT with the same WHERE and NOT EXISTS, into a list.",
         f"{len(op_queries)} statements at {expected:,} due and at {FEWER_DUE} due. Population: {POPULATION:,} "

@@ -234,6 +234,7 @@ WEBHOOK_RETRY_BASE_SECONDS = int(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "3
 WEBHOOK_RETRY_MAX_SECONDS = int(os.environ.get("WEBHOOK_RETRY_MAX_SECONDS", "3000"))  # under the broker's hour
 WEBHOOK_DISABLE_AFTER = int(os.environ.get("WEBHOOK_DISABLE_AFTER", "24"))  # failed attempts in a row
 WEBHOOK_ENDPOINTS_PER_OWNER = int(os.environ.get("WEBHOOK_ENDPOINTS_PER_OWNER", "20"))
+WEBHOOK_TESTS_PER_MINUTE = int(os.environ.get("WEBHOOK_TESTS_PER_MINUTE", "5"))  # per endpoint
 NOTIFICATION_DIGEST_HOUR = int(os.environ.get("NOTIFICATION_DIGEST_HOUR", "7"))
 # Expired credentials are announced only this long after their expiry (credentials.expiry).
 EXPIRY_NOTICE_GRACE_DAYS = int(os.environ.get("EXPIRY_NOTICE_GRACE_DAYS", "7"))

@@ -8,6 +8,9 @@ class NotificationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from credentials.keys.inventory import register_sealed_table
         from notifications import receivers
+        from notifications.webhooks.secrets import SEALED_SECRETS
 
         receivers.connect()
+        register_sealed_table(SEALED_SECRETS)

@@ -21,3 +21,10 @@ class InvalidNotificationInput(Exception):
 
     def as_dict(self) -> dict[str, list[str]]:
         return dict(self.errors)
+
+
+class TestEventsThrottled(InvalidNotificationInput):
+    """Too many test events to one endpoint within a minute (the API answers 429)."""
+
+    def __init__(self, limit: int):
+        super().__init__({"endpoint": [f"At most {limit} test events a minute to one endpoint; try again shortly."]})

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 from django import forms
 from django.contrib.auth.models import Group
 
-from notifications.errors import InvalidNotificationInput
+from credentials.forms.service_errors import ServiceErrorsForm
 from notifications.kinds import SUBSCRIBABLE, EmailMode, EventKind, Preference, Scope
 from notifications.webhooks.endpoints import MAX_NAME
 from notifications.webhooks.urls import MAX_URL
@@ -18,21 +18,6 @@ SCOPE_CHOICES = [(Scope.MINE.value, "Mine"), (Scope.VISIBLE.value, "All I may se
 EMAIL_CHOICES = [(EmailMode.OFF.value, "Off"), (EmailMode.IMMEDIATE.value, "Each"), (EmailMode.DIGEST.value, "Digest")]
 EVENT_CHOICES = [(event, EventKind(event).label) for event in SUBSCRIBABLE]
 ME, GLOBAL, TEAM_PREFIX = "me", "global", "team:"
-
-
-class ServiceErrorsForm(forms.Form):
-    """Shows a notification service's refusals on this form's fields (credentials.forms.service_errors, for ours).
-
-    ``service_fields`` maps a service's field name to the field of this form that chose it.
-    """
-
-    service_fields: ClassVar[dict[str, str]] = {}
-
-    def add_service_errors(self, exc: InvalidNotificationInput) -> None:
-        for key, problems in exc.errors.items():
-            name = self.service_fields.get(key, key)
-            for message in problems:
-                self.add_error(name if name in self.fields else None, message)
 
 
 class SubscriptionRowForm(ServiceErrorsForm):

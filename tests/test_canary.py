@@ -3,26 +3,82 @@
 A credential of every built-in type holds the canary in every secret field; it is created,
 updated (new canaries), read through the one door, denied to a stranger, rolled back to its
 first canary with the second's version destroyed, submitted with errors in the admin, and
-deleted. The canary, in its plain, URL-encoded and base64 forms, must then appear in no audit
-row, no captured log line (SQL included), no admin page, no error message and no database
-column.
+deleted. Its owner subscribed to every notification: each event is fanned out, mailed (each, and
+the digest) and attempted as a webhook. The canary, in its plain, URL-encoded and base64 forms,
+must then appear in no audit row, no captured log line (SQL included), no admin page, no e-mail,
+no webhook body, no delivery log, no error message and no database column.
 """
 
 import base64
 import logging
 import uuid
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from credentials.errors import CredentialNotFound
+from credentials.expiry import expiry_sweep
 from credentials.models import Credential
 from credentials.selectors import credential_versions_for_user
 from credentials.services import credential_delete, credential_reveal, credential_update
 from credentials.versions.services import credential_rollback, credential_version_destroy
 from tests.canary import Haystack, dump_database
 from tests.factories import BUILTIN_SLUGS, make_credential, ssh_keypair, valid_fields
+
+
+def subscribe_to_everything(owner) -> None:
+    """Every event by e-mail (some each, some in the digest) and to a webhook endpoint of the owner's."""
+    from notifications.kinds import SUBSCRIBABLE
+    from notifications.services import subscription_set
+    from notifications.webhooks.endpoints import endpoint_create
+
+    owner.email = "owner@example.com"
+    owner.save(update_fields=["email"])
+    for position, event in enumerate(SUBSCRIBABLE):
+        email = "digest" if position % 2 else "immediate"
+        subscription_set(actor=owner, event=event, scope="visible", email=email, webhook=True)
+    endpoint_create(actor=owner, name="canary hook", url="http://127.0.0.1:9/hook")
+
+
+def notifications_sent(client, haystack: Haystack, credentials) -> None:
+    """Fan out every event raised so far, send every e-mail and digest, attempt every webhook (to a closed
+    port: each attempt is logged), and add the mails, the webhook bodies and the notification pages."""
+    from django.core import mail
+
+    from notifications.email import send_digests, send_notice
+    from notifications.fanout import fan_out
+    from notifications.models import Channel, Delivery, RaisedEvent, WebhookEndpoint
+    from notifications.webhooks.delivery import deliver_webhook
+    from notifications.webhooks.sending import body_of
+
+    for raised_id in RaisedEvent.objects.order_by("pk").values_list("pk", flat=True):
+        fan_out(raised_id)
+    deliveries = Delivery.objects.all()
+    assert {d.event for d in deliveries} >= {"credential.secret_changed", "credential.rolled_back",
+                                              "credential.expiring"}, "the events did not reach the search"  # fmt: skip
+    for delivery in deliveries:
+        if delivery.channel == Channel.EMAIL:
+            send_notice(delivery.pk)
+        elif delivery.channel == Channel.WEBHOOK:
+            haystack.add(f"webhook body {delivery.event}", body_of(delivery.payload))
+            deliver_webhook(delivery.pk, can_retry=False)
+    send_digests()
+    assert len(mail.outbox) > 1 and any("digest" in m.subject for m in mail.outbox)
+    for message in mail.outbox:
+        haystack.add(f"mail {message.subject}", message.message().as_string())
+    urls = ["/notifications/", "/notifications/webhooks/", "/api/webhooks/", "/api/notifications/subscriptions/"]
+    for endpoint_id in WebhookEndpoint.objects.values_list("pk", flat=True):
+        urls += [f"/notifications/webhooks/{endpoint_id}/", f"/api/webhooks/{endpoint_id}/deliveries/"]
+    for model in ("delivery", "webhookendpoint", "raisedevent", "subscription"):
+        urls.append(f"/admin/notifications/{model}/")
+    urls += [f"/admin/notifications/delivery/{pk}/change/" for pk in deliveries.values_list("pk", flat=True)[:20]]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        haystack.add(f"GET {url}", response.content.decode())
 
 
 def admin_pages(client, haystack: Haystack, credentials) -> None:
@@ -69,6 +125,7 @@ def test_the_canary_leaks_nowhere(owner, stranger, superuser, client, caplog, sq
     # The key body is a secret too: look for a line of it (the armour lines are not secret).
     secrets |= {line for key in (private_key, new_private_key) for line in key.splitlines()[1:3]}
 
+    subscribe_to_everything(owner)
     credentials = [make_credential(owner, slug, secret=canary, name=f"canary {slug}") for slug in BUILTIN_SLUGS]
     for credential in credentials:
         fields = valid_fields(credential.type.slug, f"{canary}-v2")
@@ -91,7 +148,11 @@ def test_the_canary_leaks_nowhere(owner, stranger, superuser, client, caplog, sq
         restored = credential_reveal(actor=owner, credential_id=credential.pk, service="canary-test")
         assert canary in restored.secret_values
 
+    soon = timezone.now() + timedelta(days=2)
+    credential_update(actor=owner, credential_id=credentials[0].pk, changes={"expires_at": soon})
+    assert expiry_sweep() == 1
     client.force_login(superuser)
+    notifications_sent(client, haystack, credentials)
     # A form sent back with an error must not echo the secrets it was given.
     response = client.post(
         "/admin/credentials/credential/add/?type=ssh_key",

@@ -29,7 +29,7 @@ from credentials.errors import (
     StaleVersion,
     VersionNotFound,
 )
-from notifications.errors import EndpointNotFound, InvalidNotificationInput
+from notifications.errors import EndpointNotFound, InvalidNotificationInput, TestEventsThrottled
 from plugins.errors import InvalidPlugin, PluginNotFound
 
 
@@ -90,6 +90,8 @@ def _as_api_exception(exc: Exception) -> Exception:
         return exceptions.NotFound(str(exc))
     if isinstance(exc, CredentialPermissionDenied):
         return exceptions.PermissionDenied(str(exc))
+    if isinstance(exc, TestEventsThrottled):
+        return exceptions.Throttled(wait=60, detail=exc.errors["endpoint"][0])
     if isinstance(exc, InvalidCredential | InvalidPlugin | InvalidNotificationInput):
         return exceptions.ValidationError(exc.as_dict())
     if isinstance(exc, StaleVersion | AccessRequestClosed):

@@ -1,14 +1,27 @@
-"""A form base that shows a service's InvalidCredential on the form's own fields (the share and access forms)."""
+"""A form base that shows a service's refusal by field (InvalidCredential, InvalidNotificationInput) on its fields."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar, Protocol
+
 from django import forms
 
-from credentials.errors import InvalidCredential
+
+class FieldErrors(Protocol):
+    """A service's bad-input exception: its problems by field name."""
+
+    @property
+    def errors(self) -> Mapping[str, list[str]]: ...
 
 
 class ServiceErrorsForm(forms.Form):
-    def add_service_errors(self, exc: InvalidCredential) -> None:
+    """``service_fields`` maps a service's field name to this form's field that chose it, where they differ."""
+
+    service_fields: ClassVar[dict[str, str]] = {}
+
+    def add_service_errors(self, exc: FieldErrors) -> None:
         for key, problems in exc.errors.items():
+            name = self.service_fields.get(key, key)
             for message in problems:
-                self.add_error(key if key in self.fields else None, message)
+                self.add_error(name if name in self.fields else None, message)

@@ -14,10 +14,9 @@ from django.db.models import Count
 
 from audit.models import AuditAction
 from audit.services import audit_record
-from credentials.keys.inventory import TABLES, SealedTable, Unreadable
+from credentials.keys.inventory import ROWS, TABLES, VERSIONS, SealedTable, Unreadable
 from credentials.keys.ring import DecryptionError, KeyRing, get_keyring
 from credentials.models import Credential
-from credentials.type_cache import type_of_credential
 
 DEFAULT_BATCH_SIZE = 1000
 DEFAULT_PASSES = 5
@@ -52,8 +51,7 @@ class RotationReport:
 
     primary_key_id: str
     dry_run: bool = False
-    rows: Tally = field(default_factory=Tally)
-    versions: Tally = field(default_factory=Tally)
+    tallies: dict[str, Tally] = field(default_factory=dict)  # per table label (inventory.TABLES)
     unknown_rows: list[tuple[str, str]] = field(default_factory=list)  # (id, name), the first NAMED_UNKNOWN
     unreadable: list[Unreadable] = field(default_factory=list)  # under a configured key, yet fail to open
     passes: int = 0
@@ -61,15 +59,27 @@ class RotationReport:
     interrupted: str = ""
 
     def tally(self, table: SealedTable) -> Tally:
-        return self.versions if table.numbered else self.rows
+        return self.tallies.setdefault(table.label, Tally())
+
+    @property
+    def rows(self) -> Tally:
+        return self.tally(ROWS)
+
+    @property
+    def versions(self) -> Tally:
+        return self.tally(VERSIONS)
+
+    def others(self) -> list[tuple[str, Tally]]:
+        """The registered tables beyond the credentials' rows and versions (webhook endpoints' secrets)."""
+        return [(table.label, self.tally(table)) for table in TABLES if table not in (ROWS, VERSIONS)]
 
     @property
     def busy(self) -> int:
-        return self.rows.busy + self.versions.busy
+        return sum(tally.busy for tally in self.tallies.values())
 
     @property
     def unknown(self) -> int:
-        return sum(self.rows.unknown.values()) + sum(self.versions.unknown.values())
+        return sum(sum(tally.unknown.values()) for tally in self.tallies.values())
 
     @property
     def ok(self) -> bool:
@@ -82,7 +92,7 @@ class RotationReport:
             "rotated": sum(self.rows.rotated.values()),
             "rotated_by_key": dict(self.rows.rotated),
             "unknown_key_rows": dict(self.rows.unknown),
-            "unreadable": [row.credential_id for row in self.unreadable if row.version is None],
+            "unreadable": [row.credential_id for row in self.unreadable if row.version is None and row.is_credential],
             "busy": self.rows.busy,
             "versions": {
                 "rotated": sum(self.versions.rotated.values()),
@@ -90,6 +100,15 @@ class RotationReport:
                 "unknown_key_versions": dict(self.versions.unknown),
                 "unreadable": [[row.credential_id, row.version] for row in self.unreadable if row.version is not None],
                 "busy": self.versions.busy,
+            },
+            **{
+                label: {
+                    "rotated": sum(tally.rotated.values()),
+                    "unknown_key": dict(tally.unknown),
+                    "unreadable": [row.credential_id for row in self.unreadable if not row.is_credential],
+                    "busy": tally.busy,
+                }
+                for label, tally in self.others()
             },
             "passes": self.passes,
             "seconds": round(self.seconds, 3),
@@ -230,7 +249,7 @@ def _one_pass(
                 try:
                     sealed = keyring.reseal(
                         credential_id=credential_id,
-                        type_slug=type_of_credential(type_id).slug,
+                        type_slug=table.slug_of(type_id),
                         number=number,
                         ciphertext=ciphertext,
                         key_id=key_id,

@@ -218,7 +218,8 @@ class WebhookEndpointViewSet(viewsets.GenericViewSet):
         summary="Send a test event (webhook.test) to the endpoint; its attempts join the delivery log",
         parameters=[_ENDPOINT_ID],
         request=None,
-        responses={202: TestQueuedOutput, **errors_for(400, 401, 404)},
+        description="At most WEBHOOK_TESTS_PER_MINUTE to one endpoint (429 beyond).",
+        responses={202: TestQueuedOutput, **errors_for(400, 401, 404, 429)},
     )
     def send_test(self, request: Request, endpoint_id: str) -> Response:
         delivery = endpoints.endpoint_send_test(actor=signed_in(request.user), endpoint_id=endpoint_id)

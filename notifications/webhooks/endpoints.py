@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +22,7 @@ from audit.models import AuditAction
 from audit.services import audit_record
 from config.actors import Actor
 from credentials.permissions import user_manages_team
-from notifications.errors import EndpointNotFound, InvalidNotificationInput
+from notifications.errors import EndpointNotFound, InvalidNotificationInput, TestEventsThrottled
 from notifications.kinds import SUBSCRIBABLE, EventKind
 from notifications.models import Channel, Delivery, WebhookEndpoint
 from notifications.selectors import endpoint_for_user
@@ -29,6 +30,7 @@ from notifications.webhooks.secrets import new_secret, seal_secret
 from notifications.webhooks.urls import url_errors
 
 SERVICE = "webhooks"
+MINUTE = timedelta(minutes=1)
 MAX_NAME = 200
 
 
@@ -147,6 +149,10 @@ def endpoint_send_test(*, actor: Actor, endpoint_id: Any) -> Delivery:
         if not endpoint.is_active:
             raise InvalidNotificationInput({"is_active": ["Turn the endpoint on before sending it a test event."]})
         now = timezone.now()
+        # Each test makes a worker connect to the endpoint's URL: a ceiling on what one person can ask of it.
+        recent = Delivery.objects.filter(endpoint=endpoint, event=EventKind.WEBHOOK_TEST, created_at__gt=now - MINUTE)
+        if recent.count() >= settings.WEBHOOK_TESTS_PER_MINUTE:
+            raise TestEventsThrottled(settings.WEBHOOK_TESTS_PER_MINUTE)
         delivery = Delivery.objects.create(
             event=EventKind.WEBHOOK_TEST, channel=Channel.WEBHOOK, endpoint=endpoint, occurred_at=now,
             payload={"type": EventKind.WEBHOOK_TEST.value, "timestamp": now.isoformat(),

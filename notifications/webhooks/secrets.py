@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import secrets
 
+from django.db.models import Q
 from django.views.decorators.debug import sensitive_variables
 
+from credentials.keys.inventory import SealedTable
 from credentials.keys.ring import get_keyring
 from notifications.models import WebhookEndpoint
 
@@ -41,3 +43,16 @@ def open_secret(endpoint: WebhookEndpoint) -> str:
         key_id=endpoint.key_id,
     )
     return str(payload["secret"])
+
+
+# Counted by check_encryption_keys and re-encrypted by rotate_encryption_keys with the credentials
+# (registered by the app's ready()): the binding's id is the endpoint's own, its number secret_number.
+SEALED_SECRETS = SealedTable(
+    "webhook endpoints",
+    WebhookEndpoint,
+    ("pk", "id", "name", "id", "secret_number", "key_id", "ciphertext"),
+    Q(),
+    False,
+    slug_of=lambda _: BINDING,
+    noun="webhook endpoint",
+)

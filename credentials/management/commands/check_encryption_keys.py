@@ -24,10 +24,10 @@ class Command(BaseCommand):
         for position, key_id in enumerate(report.configured, start=1):
             role = "encrypts new values" if position == 1 else "decrypts only"
             self.stdout.write(f"key {position} ({key_id}, {role}): {self._counts(report, key_id)}")
-        for key_id in sorted((report.rows_by_key | report.versions_by_key).keys() - set(report.configured)):
+        for key_id in sorted(report.key_ids() - set(report.configured)):
             self.stdout.write(f"unknown key {key_id or '(none)'}: {self._counts(report, key_id)}")
         for position, key_id in enumerate(report.configured[1:], start=2):
-            if not (report.rows_by_key.get(key_id) or report.versions_by_key.get(key_id)):
+            if not report.protects(key_id):
                 self.stdout.write(f"key {position} protects no row or version: it may be removed from FERNET_KEYS.")
         if report.ok:
             self.stdout.write(self.style.SUCCESS("Every row and version decrypts with a configured key."))
@@ -42,4 +42,4 @@ class Command(BaseCommand):
 
     @staticmethod
     def _counts(report, key_id: str) -> str:
-        return f"{report.rows_by_key.get(key_id, 0)} rows, {report.versions_by_key.get(key_id, 0)} versions"
+        return report.described(key_id)

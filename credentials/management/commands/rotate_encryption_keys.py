@@ -41,11 +41,14 @@ class Command(BaseCommand):
         def on_start(report):
             nonlocal bar
             rows, versions = report.rows.pending, report.versions.pending
-            total = rows.total() + versions.total()
+            total = rows.total() + versions.total() + sum(tally.pending.total() for _, tally in report.others())
             self.stdout.write(
                 f"Primary key {report.primary_key_id}: "
                 f"{rows.total()} rows and {versions.total()} versions to re-encrypt."
             )
+            for label, tally in report.others():
+                if tally.pending:
+                    self.stdout.write(f"  and {tally.pending.total()} {label}")
             for key_id in sorted(rows.keys() | versions.keys()):
                 self.stdout.write(f"  under key {key_id}: {rows[key_id]} rows, {versions[key_id]} versions")
             if not dry_run and total:
@@ -70,8 +73,10 @@ class Command(BaseCommand):
             self.stdout.write("Dry run: nothing was changed.")
         else:
             rows, versions = report.rows.rotated.total(), report.versions.rotated.total()
+            others = "".join(f", {tally.rotated.total()} {label}" for label, tally in report.others() if tally.rotated)
             self.stdout.write(
-                f"Re-encrypted {rows} rows and {versions} versions in {report.passes} pass(es), {report.seconds:.1f} s."
+                f"Re-encrypted {rows} rows and {versions} versions{others} in {report.passes} pass(es), "
+                f"{report.seconds:.1f} s."
             )
         self._report_problems(report)
 
@@ -81,6 +86,9 @@ class Command(BaseCommand):
             self.stderr.write(
                 f"unknown key {key_id or '(none)'}: {rows[key_id]} rows, {versions[key_id]} versions left as they are"
             )
+        for label, tally in report.others():
+            for key_id, count in sorted(tally.unknown.items()):
+                self.stderr.write(f"unknown key {key_id or '(none)'}: {count} {label} left as they are")
         for pk, name in report.unknown_rows:
             self.stderr.write(f"  under an unknown key: {name} ({pk})")
         if rows.total() > len(report.unknown_rows):
