@@ -172,8 +172,8 @@ def _figure(population: Population, purge: Callable[[], int], *, iterations: int
 
     op_stats, floor_stats = _measure(sweep(expected), floor, reset, iterations=iterations)
     notes = (
-        f"op = credentials.expiry.expiry_sweep(): one INSERT ... SELECT of {expected:,} notices, one "
-        f"RaisedEvent naming the sweep, the commit, and one fan-out message published to Redis on commit (no worker; purged, "
+        f"op = credentials.expiry.expiry_sweep(): one INSERT ... SELECT of {expected:,} notices, one RaisedEvent "
+        f"naming the sweep, the commit, and one fan-out message published to Redis on commit (no worker; purged, "
         f"untimed, after each call, as are the rows it wrote). Floor: the same {expected:,} rows (id, name, expiry, "
         "stage) by one ORM SELECT with the same WHERE and NOT EXISTS, into a list.",
         f"{len(op_queries)} statements at {expected:,} due and at {FEWER_DUE} due. Population: {POPULATION:,} "

@@ -17,10 +17,10 @@ from notifications.selectors import endpoints_for_user
 from notifications.webhooks.endpoints import endpoint_delete
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows to read: nobody adds, changes or deletes them here."""
+class NoWrites:
+    """Rows to read: nobody adds, changes or deletes them here (an admin, or an inline)."""
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -28,6 +28,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(NoWrites, admin.ModelAdmin):
+    """A model's rows to read."""
 
 
 @admin.register(Subscription)
@@ -91,7 +95,7 @@ class WebhookEndpointAdmin(ReadOnlyAdmin):
         return "—"  # global
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(NoWrites, admin.TabularInline):
     """Each try of a delivery: when, the status code or what went wrong, how long; never a body."""
 
     model = DeliveryAttempt
@@ -99,15 +103,6 @@ class DeliveryAttemptInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Delivery)

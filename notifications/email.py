@@ -61,12 +61,7 @@ def item(delivery: Delivery) -> dict[str, Any]:
 def send_notice(delivery_id: Any) -> bool:
     """Send one e-mail delivery if still pending (an SMTP failure propagates, for the task to retry); True if sent."""
     with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("user")
-            .filter(pk=delivery_id, channel=Channel.EMAIL, status=DeliveryStatus.PENDING)
-            .first()
-        )
+        delivery = Delivery.locked_pending(delivery_id, Channel.EMAIL, "user")
         if delivery is None or delivery.user is None or not delivery.user.email:
             return False
         shown = item(delivery)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -157,6 +158,12 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} by {self.channel}"
+
+    @classmethod
+    def locked_pending(cls, pk: Any, channel: str, *related: str) -> Delivery | None:
+        """The delivery, locked, if still pending on ``channel``; None if another worker holds it or it is over."""
+        rows = cls.objects.select_for_update(skip_locked=True, of=("self",)).select_related(*related)
+        return rows.filter(pk=pk, channel=channel, status=DeliveryStatus.PENDING).first()
 
 
 class DeliveryAttempt(models.Model):

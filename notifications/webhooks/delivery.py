@@ -29,12 +29,7 @@ def deliver_webhook(delivery_id: Any, *, can_retry: bool = True) -> int | None:
     ``can_retry`` is False where nothing could wait to retry (a task run in-process): one attempt only.
     """
     with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("endpoint")
-            .filter(pk=delivery_id, channel=Channel.WEBHOOK, status=DeliveryStatus.PENDING)
-            .first()
-        )
+        delivery = Delivery.locked_pending(delivery_id, Channel.WEBHOOK, "endpoint")
         if delivery is None:
             return None
         endpoint = delivery.endpoint
