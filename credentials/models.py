@@ -332,7 +332,9 @@ class ExpiryNotice(models.Model):
     )
     expires_at = models.DateTimeField()
     days = models.PositiveSmallIntegerField()
-    noticed_at = models.DateTimeField(default=timezone.now, db_index=True)  # a sweep's notices, for its readers
+    # A sweep's notices, for its readers. No index: the table holds only notices of expiries within the
+    # grace period (expiry.notices_prune), and every index is one more write for each notice the sweep makes.
+    noticed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [

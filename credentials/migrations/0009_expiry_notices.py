@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('expires_at', models.DateTimeField()),
                 ('days', models.PositiveSmallIntegerField()),
-                ('noticed_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ('noticed_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('credential', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='credentials.credential')),
             ],
             options={
