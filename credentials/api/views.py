@@ -28,6 +28,7 @@ from config.addresses import client_ip
 from config.api.errors import PreconditionFailed, PreconditionRequired
 from config.api.pagination import OneQueryPageNumberPagination
 from config.api.schema import errors_for
+from config.prepared import prepared_statements
 from credentials import selectors, services, sharing
 from credentials.api.serializers import (
     ROW_COLUMNS,
@@ -165,8 +166,10 @@ class CredentialViewSet(CredentialRoute):
         ).order_by("name", "environment", "pk")  # the id settles ties, so pages never overlap
         found_ids = found.values("id")
         # The page's ids (and the count) first, then its rows with their flags: see credential_rows_for_user.
-        ids = [row["id"] for row in self.paginate_queryset(found_ids) or ()]  # a page: the class paginates
-        rows = selectors.credential_rows_for_user(request.user, ids=ids, columns=ROW_COLUMNS)
+        # Both statements are long and the same on every call: planned once per connection.
+        with prepared_statements():
+            ids = [row["id"] for row in self.paginate_queryset(found_ids) or ()]  # a page: the class paginates
+            rows = selectors.credential_rows_for_user(request.user, ids=ids, columns=ROW_COLUMNS)
         now = timezone.now()
         user = request.user
         # Rows built by hand, not by CredentialOutput: the "list 100 (API)" figure (see credential_list_row).
