@@ -16,7 +16,7 @@ Deleting and sharing are never granted by a share: they stay with owners, team m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict, TypeGuard
 
@@ -146,18 +146,18 @@ _Params = list[int | datetime | None]
 _UNEXPIRED = "(expires_at IS NULL OR expires_at > %s)"
 
 
-def _granted_sql(user: Caller, codenames: list[str]) -> tuple[str, _Params]:
+def _granted_sql(user: Caller, codenames: list[str], *, repeats: bool = False) -> tuple[str, _Params]:
     """Ids of the credentials shared with ``user``, directly or through a group, with any of ``codenames``,
-    by shares that have not ended."""
+    by shares that have not ended; with ``repeats``, an id shared both ways may come twice."""
     ids = [permission_ids()[codename] for codename in codenames]
     marks = ", ".join(["%s"] * len(ids))
     now = timezone.now()
     sql = (
         "SELECT content_object_id FROM {user_grant} WHERE user_id = %s AND permission_id IN ({marks}) "
         "AND {unexpired} "
-        "UNION SELECT content_object_id FROM {group_grant} WHERE permission_id IN ({marks}) AND {unexpired} "
+        "UNION{all} SELECT content_object_id FROM {group_grant} WHERE permission_id IN ({marks}) AND {unexpired} "
         "AND group_id IN (SELECT group_id FROM {membership} WHERE user_id = %s)"
-    ).format(marks=marks, unexpired=_UNEXPIRED, **_tables())
+    ).format(marks=marks, unexpired=_UNEXPIRED, all=" ALL" if repeats else "", **_tables())
     return sql, [user.pk, *ids, now, *ids, now, user.pk]
 
 
@@ -196,7 +196,8 @@ def _flag(condition: Q) -> ExpressionWrapper[Q]:
 def grant_annotations(user: Caller) -> dict[str, ExpressionWrapper[Q]]:
     """Boolean annotations saying, for each credential row, which shares and team roles ``user`` has."""
     annotations = {
-        f"_grant_{action}": _flag(Q(pk__in=RawSQL(*_granted_sql(user, [codename]))))
+        # Repeats kept: IN hashes the list anyway, so removing them first would be work done twice.
+        f"_grant_{action}": _flag(Q(pk__in=RawSQL(*_granted_sql(user, [codename], repeats=True))))
         for action, codename in CODENAMES.items()
     }
     annotations["_team_member"] = _flag(Q(team_id__in=RawSQL(*_teams_sql(user))))
@@ -251,6 +252,22 @@ def actions_for(user: Caller | None, credential: Credential) -> list[str]:
 def actions_for_row(user: Caller | None, row: Mapping[str, Any]) -> list[str]:
     """The same for a ``values()`` row of a selector's list, which carries ``owner_id`` and the flags."""
     return _actions(user, row["owner_id"], lambda active: row)
+
+
+def actions_for_rows(user: Caller | None, rows: Iterable[Mapping[str, Any]]) -> list[list[str]]:
+    """``actions_for_row`` for each row of a list, in order.
+
+    The answer depends only on whether the caller owns the row and on its flags, so a page asks
+    once for each pattern it holds (a handful), not once per row.
+    """
+    answers: dict[tuple[bool, ...], list[str]] = {}
+    result = []
+    for row in rows:
+        key = (row["owner_id"] == getattr(user, "pk", None), *(bool(row[flag]) for flag in FLAGS))
+        if key not in answers:
+            answers[key] = actions_for_row(user, row)
+        result.append(list(answers[key]))  # a list each: no row's answer is another's to change
+    return result
 
 
 def user_can(user: Caller | None, action: str, credential: Credential) -> bool:

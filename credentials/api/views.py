@@ -46,7 +46,7 @@ from credentials.api.serializers import (
 )
 from credentials.errors import CredentialPermissionDenied, StaleVersion
 from credentials.models import Credential, CredentialType
-from credentials.permissions import CHANGE, actions_for, actions_for_row, user_can
+from credentials.permissions import CHANGE, actions_for, actions_for_rows, user_can
 from credentials.testers import runs
 
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
@@ -171,9 +171,11 @@ class CredentialViewSet(CredentialRoute):
             ids = [row["id"] for row in self.paginate_queryset(found_ids) or ()]  # a page: the class paginates
             rows = selectors.credential_rows_for_user(request.user, ids=ids, columns=ROW_COLUMNS)
         now = timezone.now()
-        user = request.user
+        allowed = actions_for_rows(request.user, rows)
         # Rows built by hand, not by CredentialOutput: the "list 100 (API)" figure (see credential_list_row).
-        return self.get_paginated_response([credential_list_row(row, actions_for_row(user, row), now) for row in rows])
+        return self.get_paginated_response(
+            [credential_list_row(row, actions, now) for row, actions in zip(rows, allowed, strict=True)]
+        )
 
     def create(self, request: Request) -> Response:
         payload = CredentialCreateInput(data=request.data)
