@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypedDict, TypeGuard
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, TypeGuard
 
 from django.contrib.auth.models import Group
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
@@ -193,16 +193,30 @@ def _flag(condition: Q) -> ExpressionWrapper[Q]:
     return ExpressionWrapper(condition, output_field=BooleanField())
 
 
+class FlagTest(NamedTuple):
+    """One of the FLAGS: true for a credential row whose ``column`` is among the ids ``sql`` selects."""
+
+    flag: str
+    column: str  # the credential's own column: "id" or "team_id"
+    sql: str
+    params: _Params
+
+
+def flag_tests(user: Caller) -> list[FlagTest]:
+    """The test behind each of the FLAGS, in FLAGS order: which shares and team roles ``user`` has on a row."""
+    tests = [
+        # Repeats kept: IN hashes the list anyway, so removing them first would be work done twice.
+        FlagTest(f"_grant_{action}", "id", *_granted_sql(user, [codename], repeats=True))
+        for action, codename in CODENAMES.items()
+    ]
+    tests.append(FlagTest("_team_member", "team_id", *_teams_sql(user)))
+    tests.append(FlagTest("_team_manager", "team_id", *_managed_sql(user)))
+    return tests
+
+
 def grant_annotations(user: Caller) -> dict[str, ExpressionWrapper[Q]]:
     """Boolean annotations saying, for each credential row, which shares and team roles ``user`` has."""
-    annotations = {
-        # Repeats kept: IN hashes the list anyway, so removing them first would be work done twice.
-        f"_grant_{action}": _flag(Q(pk__in=RawSQL(*_granted_sql(user, [codename], repeats=True))))
-        for action, codename in CODENAMES.items()
-    }
-    annotations["_team_member"] = _flag(Q(team_id__in=RawSQL(*_teams_sql(user))))
-    annotations["_team_manager"] = _flag(Q(team_id__in=RawSQL(*_managed_sql(user))))
-    return annotations
+    return {test.flag: _flag(Q(**{f"{test.column}__in": RawSQL(test.sql, test.params)})) for test in flag_tests(user)}
 
 
 # --- Answers for one credential -----------------------------------------------------------------
