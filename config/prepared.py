@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg2
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
 
-# Statements kept per connection: the oldest is deallocated past this, so that a client paging
-# through many pages (Django writes LIMIT and OFFSET into the SQL) never grows the server's memory.
+# Statements kept per connection: past this all are deallocated and prepared again as they come,
+# so that a client paging through many pages (Django writes LIMIT and OFFSET into the SQL) never
+# grows the server's memory.
 MAX_STATEMENTS = 32
 
 # Django's SQL for psycopg2 marks a parameter %s and a literal percent sign %%.
@@ -25,11 +25,11 @@ _STALE = (psycopg2.errors.InvalidSqlStatementName, psycopg2.errors.FeatureNotSup
 
 
 class _Statements:
-    """What one server connection holds: the names prepared on it, oldest first, and the SQL it refused."""
+    """What one server connection holds: the names of the statements prepared on it, and of those refused."""
 
     def __init__(self, raw: Any) -> None:
         self.raw = raw
-        self.names: OrderedDict[str, None] = OrderedDict()
+        self.names: set[str] = set()
         self.refused: set[str] = set()
 
 
@@ -47,7 +47,7 @@ def prepared_statements(using: str = "default") -> Iterator[None]:
     whoever reads the record sees the SQL rather than "EXECUTE lk_...".
     """
     connection = connections[using]
-    if connection.vendor != "postgresql" or not settings.PREPARED_STATEMENTS or connection.queries_logged:
+    if connection.vendor != "postgresql" or not settings.PREPARED_STATEMENTS:
         yield
         return
     with connection.execute_wrapper(_execute_prepared):
@@ -55,26 +55,32 @@ def prepared_statements(using: str = "default") -> Iterator[None]:
 
 
 def _execute_prepared(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-    if many or not isinstance(params, list | tuple) or sql.lstrip()[:6].upper() != "SELECT":
-        return execute(sql, params, many, context)
     connection = context["connection"]
+    if (
+        many
+        or connection.queries_logged
+        or not isinstance(params, list | tuple)
+        or sql.lstrip()[:6].upper() != "SELECT"
+    ):
+        return execute(sql, params, many, context)
     statements = _statements_of(connection)
     name = "lk_" + hashlib.blake2b(sql.encode(), digest_size=12).hexdigest()
     if name in statements.refused:
         return execute(sql, params, many, context)
     run = f"EXECUTE {name} ({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}"
     cursor = context["cursor"].cursor  # psycopg2's own: PREPARE and DEALLOCATE are not the caller's queries
-    if name not in statements.names and not _prepare(connection, cursor, statements, name, sql):
+    if name not in statements.names and not _prepare(connection, cursor, statements, name, sql, params):
         return execute(sql, params, many, context)
-    statements.names.move_to_end(name)
     if connection.in_atomic_block:
         # A failure has aborted the transaction: nothing to retry in it.
         return execute(run, params, many, context)
     try:
         return execute(run, params, many, context)
-    except _STALE:
+    except DatabaseError as exc:  # Django's, raised from psycopg2's
+        if not isinstance(exc.__cause__, _STALE):
+            raise
         statements.names.clear()
-        if not _prepare(connection, cursor, statements, name, sql, start_over=True):
+        if not _prepare(connection, cursor, statements, name, sql, params, start_over=True):
             return execute(sql, params, many, context)
         return execute(run, params, many, context)
 
@@ -89,11 +95,13 @@ def _statements_of(connection: Any) -> _Statements:
 
 
 def _prepare(
-    connection: Any, cursor: Any, statements: _Statements, name: str, sql: str, *, start_over: bool = False
+    connection: Any, cursor: Any, statements: _Statements, name: str, sql: str, params: Any, *, start_over: bool = False
 ) -> bool:
-    """PREPARE ``sql`` as ``name`` (making room first); False, and never again, if the server refuses it.
+    """PREPARE ``sql`` as ``name``; False, and never again on this connection, if it should run as it is.
 
-    The server refuses a statement whose parameter types it cannot infer. Inside a transaction the
+    It should when the server refuses it, or when the server would read a parameter that is not a
+    string as text: a bare parameter has no column to take its type from (``SELECT %s``), and the
+    prepared statement would answer '1' where the plain one answers 1. Inside a transaction a
     refusal would abort it, so there the PREPARE runs under a savepoint. A PREPARE outlives the
     transaction it ran in, even one rolled back, as it does on the server.
     """
@@ -106,31 +114,34 @@ def _prepare(
         number += 1
         return f"${number}"
 
-    # Starting over, whatever the server still holds goes: only this module prepares statements.
-    steps = ["DEALLOCATE ALL"] if start_over else [f"DEALLOCATE {old}" for old in _evict(statements)]
-    statement = f"PREPARE {name} AS {_MARKS.sub(placeholder, sql)}"
     savepoint = connection.in_atomic_block
     try:
         if savepoint:
             cursor.execute("SAVEPOINT lk_prepare")
-        for step in steps:
-            cursor.execute(step)
-        cursor.execute(statement)
+        if start_over or len(statements.names) >= MAX_STATEMENTS:
+            # Room made at once, and whatever the server still holds goes: only this module prepares.
+            cursor.execute("DEALLOCATE ALL")
+            statements.names.clear()
+        cursor.execute(f"PREPARE {name} AS {_MARKS.sub(placeholder, sql)}")
+        cursor.execute("SELECT parameter_types::text[] FROM pg_prepared_statements WHERE name = %s", [name])
+        (types,) = cursor.fetchone()
+        if any(kind == "text" and not isinstance(value, str | None) for kind, value in zip(types, params, strict=True)):
+            cursor.execute(f"DEALLOCATE {name}")
+            _refuse(statements, name)
         if savepoint:
             cursor.execute("RELEASE SAVEPOINT lk_prepare")
     except psycopg2.Error:
         if savepoint:
             cursor.execute("ROLLBACK TO SAVEPOINT lk_prepare")
             cursor.execute("RELEASE SAVEPOINT lk_prepare")
-        statements.refused.add(name)
+        _refuse(statements, name)
+    if name in statements.refused:
         return False
-    statements.names[name] = None
+    statements.names.add(name)
     return True
 
 
-def _evict(statements: _Statements) -> list[str]:
-    evicted = []
-    while len(statements.names) >= MAX_STATEMENTS:
-        old, _ = statements.names.popitem(last=False)
-        evicted.append(old)
-    return evicted
+def _refuse(statements: _Statements, name: str) -> None:
+    if len(statements.refused) >= MAX_STATEMENTS:  # bounded as the prepared ones are
+        statements.refused.clear()
+    statements.refused.add(name)

@@ -109,3 +109,8 @@ def _layout(columns: tuple[str, ...], using: str) -> _Layout:
         selects.append(f"{quote(alias)}.{quote(field.column)}")
         outputs.append(Col(alias, field))
     return _Layout(select=", ".join(selects), joins=" ".join(joins.values()), names=columns, outputs=tuple(outputs))
+
+
+def forget_layouts() -> None:
+    """Empty the layouts (config/caches.py): they follow the models, so only tests ever ask."""
+    _layout.cache_clear()
