@@ -71,7 +71,7 @@ def _execute_prepared(execute: Callable[..., Any], sql: str, params: Any, many: 
     cursor = context["cursor"].cursor  # psycopg2's own: PREPARE and DEALLOCATE are not the caller's queries
     if name not in statements.names and not _prepare(connection, cursor, statements, name, sql, params):
         return execute(sql, params, many, context)
-    if connection.in_atomic_block:
+    if not connection.get_autocommit():
         # A failure has aborted the transaction: nothing to retry in it.
         return execute(run, params, many, context)
     try:
@@ -114,7 +114,7 @@ def _prepare(
         number += 1
         return f"${number}"
 
-    savepoint = connection.in_atomic_block
+    savepoint = not connection.get_autocommit()  # in a transaction
     try:
         if savepoint:
             cursor.execute("SAVEPOINT lk_prepare")
@@ -125,7 +125,8 @@ def _prepare(
         cursor.execute(f"PREPARE {name} AS {_MARKS.sub(placeholder, sql)}")
         cursor.execute("SELECT parameter_types::text[] FROM pg_prepared_statements WHERE name = %s", [name])
         (types,) = cursor.fetchone()
-        if any(kind == "text" and not isinstance(value, str | None) for kind, value in zip(types, params, strict=True)):
+        read_as_text = (value for kind, value in zip(types, params, strict=False) if kind == "text")
+        if any(not isinstance(value, str | None) for value in read_as_text):
             cursor.execute(f"DEALLOCATE {name}")
             _refuse(statements, name)
         if savepoint:
