@@ -18,7 +18,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
-from django.db.models import BooleanField, CharField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, UUIDField
+from django.db.models import CharField, QuerySet, UUIDField
 from django.db.models.functions import Cast
 from django.test import Client
 from guardian.models import GroupObjectPermission, UserObjectPermission
@@ -26,10 +26,10 @@ from knox.models import AuthToken
 
 from benchmarks.environment import BenchContext
 from benchmarks.harness import FigureResult, Operation, compare, queries_of
-from credentials import selectors
+from credentials import page_rows, selectors
 from credentials.api.serializers import ROW_COLUMNS
 from credentials.models import Credential, TeamManagerPermission
-from credentials.permissions import CODENAMES, FLAGS, MANAGE_TEAM
+from credentials.permissions import CODENAMES, FLAGS, MANAGE_TEAM, FlagTest
 
 NAME = "list"
 GOAL = 2.5
@@ -378,12 +378,12 @@ def generic_tables() -> Iterator[None]:
     Everything else in the request (authentication, pagination, the rows it reads and the
     output it builds) stays as it is, so the difference is the permission tables alone.
     """
-    saved = selectors.visible_ids, selectors.grant_annotations
-    selectors.visible_ids, selectors.grant_annotations = generic_visible_ids, generic_grant_annotations
+    saved = selectors.visible_ids, page_rows.flag_tests
+    selectors.visible_ids, page_rows.flag_tests = generic_visible_ids, generic_flag_tests
     try:
         yield
     finally:
-        selectors.visible_ids, selectors.grant_annotations = saved
+        selectors.visible_ids, page_rows.flag_tests = saved
 
 
 def _generic_grants(model: type, content_type: ContentType, codenames: list[str], **who: Any) -> QuerySet:
@@ -420,34 +420,29 @@ def generic_visible_ids(user: Any) -> QuerySet:
     return first.union(*rest)
 
 
-def generic_grant_annotations(user: Any) -> dict[str, Any]:
-    """permissions.grant_annotations on the generic tables: a row's grants found by its key as text."""
+def generic_flag_tests(user: Any) -> list[FlagTest]:
+    """permissions.flag_tests on the generic tables: each grant's object_pk cast as guardian casts it for a list."""
     credential_type = ContentType.objects.get_for_model(Credential)
     group_type = ContentType.objects.get_for_model(Group)
-    # As guardian's ObjectPermissionChecker looks up an object: content type and str(pk).
-    user_grants = UserObjectPermission.objects.filter(
-        content_type=credential_type, object_pk=Cast(OuterRef("pk"), CharField()), user=user
+    membership = Group.user_set.through._meta.db_table
+    # As guardian's get_objects_for_user filters its generic tables: by the permission's content type and codename.
+    grants = (
+        "SELECT CAST(g.object_pk AS uuid) FROM {table} g JOIN auth_permission p ON p.id = g.permission_id "
+        "WHERE p.content_type_id = %s AND p.codename = %s AND {who}"
     )
-    group_grants = GroupObjectPermission.objects.filter(
-        content_type=credential_type,
-        object_pk=Cast(OuterRef("pk"), CharField()),
-        group__in=Group.objects.filter(user=user).values("pk"),
-    )
-    annotations: dict[str, Any] = {
-        f"_grant_{action}": ExpressionWrapper(
-            Q(Exists(user_grants.filter(permission__codename=codename)))
-            | Q(Exists(group_grants.filter(permission__codename=codename))),
-            output_field=BooleanField(),
+    user_grants = grants.format(table=UserObjectPermission._meta.db_table, who="g.user_id = %s")
+    groups = f"SELECT group_id FROM {membership} WHERE user_id = %s"
+    group_grants = grants.format(table=GroupObjectPermission._meta.db_table, who=f"g.group_id IN ({groups})")
+    tests = [
+        FlagTest(
+            f"_grant_{action}",
+            "id",
+            f"{user_grants} UNION ALL {group_grants}",
+            [credential_type.pk, codename, user.pk, credential_type.pk, codename, user.pk],
         )
         for action, codename in CODENAMES.items()
-    }
-    annotations["_team_member"] = Exists(Group.user_set.through.objects.filter(group_id=OuterRef("team_id"), user=user))
-    annotations["_team_manager"] = Exists(
-        UserObjectPermission.objects.filter(
-            user=user,
-            content_type=group_type,
-            permission__codename=MANAGE_TEAM,
-            object_pk=Cast(OuterRef("team_id"), CharField()),
-        )
-    )
-    return annotations
+    ]
+    tests.append(FlagTest("_team_member", "team_id", groups, [user.pk]))
+    managed = user_grants.replace("CAST(g.object_pk AS uuid)", "CAST(g.object_pk AS integer)")
+    tests.append(FlagTest("_team_manager", "team_id", managed, [group_type.pk, MANAGE_TEAM, user.pk]))
+    return tests

@@ -19,12 +19,14 @@ class ProcessCache:
 def process_caches() -> tuple[ProcessCache, ...]:
     """The caches, each cleared by its own module's function; imported here, not at start-up (they import models).
 
-    One more cache is not here, because it is not the process's: ``permissions.actions_for``
+    Two more caches are not here, because they are not the process's: ``permissions.actions_for``
     keeps a credential's share flags on the instance it was given, for that user, and it goes
-    when the instance does.
+    when the instance does; ``config.prepared`` keeps the names of the statements it prepared on
+    a database connection with that connection, and they go when it closes.
     """
     from audit.keys import get_audit_keys
     from credentials.keys.ring import get_keyring
+    from credentials.page_rows import forget_layouts
     from credentials.permissions import forget_permission_ids
     from credentials.testers import forget_testers
     from credentials.type_cache import clear_type_cache
@@ -45,6 +47,12 @@ def process_caches() -> tuple[ProcessCache, ...]:
         ProcessCache("key ring", "the keys of FERNET_KEYS", "FERNET_KEYS or DEBUG change", get_keyring.cache_clear),
         ProcessCache("audit keys", "the keys of AUDIT_KEYS", "AUDIT_KEYS or DEBUG change", get_audit_keys.cache_clear),
         ProcessCache("testers", "one tester per built-in type", "never: they follow the code", forget_testers),
+        ProcessCache(
+            "list row layouts",
+            "the SQL of a list page's columns and joins, per set of columns",
+            "never: they follow the models",
+            forget_layouts,
+        ),
     )
 
 

@@ -123,6 +123,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Our queries are short; PostgreSQL's JIT compiler would spend tens of milliseconds
     # compiling a page of a thousand rows that runs in a few (measured by `make bench`).
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+# The credential list's statements run as server-side prepared statements (config/prepared.py).
+# Turn it off behind a pooler that gives each transaction another server connection (PgBouncer's
+# transaction mode): the statements are prepared on one connection and would be missing on the next.
+PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", default=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

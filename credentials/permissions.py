@@ -16,9 +16,9 @@ Deleting and sharing are never granted by a share: they stay with owners, team m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypedDict, TypeGuard
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, TypeGuard
 
 from django.contrib.auth.models import Group
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
@@ -146,18 +146,18 @@ _Params = list[int | datetime | None]
 _UNEXPIRED = "(expires_at IS NULL OR expires_at > %s)"
 
 
-def _granted_sql(user: Caller, codenames: list[str]) -> tuple[str, _Params]:
+def _granted_sql(user: Caller, codenames: list[str], *, repeats: bool = False) -> tuple[str, _Params]:
     """Ids of the credentials shared with ``user``, directly or through a group, with any of ``codenames``,
-    by shares that have not ended."""
+    by shares that have not ended; with ``repeats``, an id shared both ways may come twice."""
     ids = [permission_ids()[codename] for codename in codenames]
     marks = ", ".join(["%s"] * len(ids))
     now = timezone.now()
     sql = (
         "SELECT content_object_id FROM {user_grant} WHERE user_id = %s AND permission_id IN ({marks}) "
         "AND {unexpired} "
-        "UNION SELECT content_object_id FROM {group_grant} WHERE permission_id IN ({marks}) AND {unexpired} "
+        "UNION{all} SELECT content_object_id FROM {group_grant} WHERE permission_id IN ({marks}) AND {unexpired} "
         "AND group_id IN (SELECT group_id FROM {membership} WHERE user_id = %s)"
-    ).format(marks=marks, unexpired=_UNEXPIRED, **_tables())
+    ).format(marks=marks, unexpired=_UNEXPIRED, all=" ALL" if repeats else "", **_tables())
     return sql, [user.pk, *ids, now, *ids, now, user.pk]
 
 
@@ -193,15 +193,30 @@ def _flag(condition: Q) -> ExpressionWrapper[Q]:
     return ExpressionWrapper(condition, output_field=BooleanField())
 
 
+class FlagTest(NamedTuple):
+    """One of the FLAGS: true for a credential row whose ``column`` is among the ids ``sql`` selects."""
+
+    flag: str
+    column: str  # the credential's own column: "id" or "team_id"
+    sql: str
+    params: _Params
+
+
+def flag_tests(user: Caller) -> list[FlagTest]:
+    """The test behind each of the FLAGS, in FLAGS order: which shares and team roles ``user`` has on a row."""
+    tests = [
+        # Repeats kept: IN hashes the list anyway, so removing them first would be work done twice.
+        FlagTest(f"_grant_{action}", "id", *_granted_sql(user, [codename], repeats=True))
+        for action, codename in CODENAMES.items()
+    ]
+    tests.append(FlagTest("_team_member", "team_id", *_teams_sql(user)))
+    tests.append(FlagTest("_team_manager", "team_id", *_managed_sql(user)))
+    return tests
+
+
 def grant_annotations(user: Caller) -> dict[str, ExpressionWrapper[Q]]:
     """Boolean annotations saying, for each credential row, which shares and team roles ``user`` has."""
-    annotations = {
-        f"_grant_{action}": _flag(Q(pk__in=RawSQL(*_granted_sql(user, [codename]))))
-        for action, codename in CODENAMES.items()
-    }
-    annotations["_team_member"] = _flag(Q(team_id__in=RawSQL(*_teams_sql(user))))
-    annotations["_team_manager"] = _flag(Q(team_id__in=RawSQL(*_managed_sql(user))))
-    return annotations
+    return {test.flag: _flag(Q(**{f"{test.column}__in": RawSQL(test.sql, test.params)})) for test in flag_tests(user)}
 
 
 # --- Answers for one credential -----------------------------------------------------------------
@@ -251,6 +266,22 @@ def actions_for(user: Caller | None, credential: Credential) -> list[str]:
 def actions_for_row(user: Caller | None, row: Mapping[str, Any]) -> list[str]:
     """The same for a ``values()`` row of a selector's list, which carries ``owner_id`` and the flags."""
     return _actions(user, row["owner_id"], lambda active: row)
+
+
+def actions_for_rows(user: Caller | None, rows: Iterable[Mapping[str, Any]]) -> list[list[str]]:
+    """``actions_for_row`` for each row of a list, in order.
+
+    The answer depends only on whether the caller owns the row and on its flags, so a page asks
+    once for each pattern it holds (a handful), not once per row.
+    """
+    answers: dict[tuple[bool, ...], list[str]] = {}
+    result = []
+    for row in rows:
+        key = (row["owner_id"] == getattr(user, "pk", None), *(bool(row[flag]) for flag in FLAGS))
+        if key not in answers:
+            answers[key] = actions_for_row(user, row)
+        result.append(list(answers[key]))  # a list each: no row's answer is another's to change
+    return result
 
 
 def user_can(user: Caller | None, action: str, credential: Credential) -> bool:

@@ -9,6 +9,8 @@ from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox import auth
 from knox.models import get_token_model
 
+from config.prepared import prepared_statements
+
 
 class TokenAuthentication(auth.TokenAuthentication):
     """knox's hashed, expiring tokens; an expired token is refused (and deleted) as knox does.
@@ -18,6 +20,11 @@ class TokenAuthentication(auth.TokenAuthentication):
     page's time, measured with `make bench`). Those are deleted when the user next obtains a token
     (``delete_expired_tokens``), which is when they accumulate.
     """
+
+    def authenticate_credentials(self, token: bytes) -> tuple[Any, Any]:
+        # Every API call reads its token with the same statement: planned once per connection.
+        with prepared_statements():
+            return super().authenticate_credentials(token)
 
     def _cleanup_token(self, auth_token: Any) -> bool:
         if auth_token.expiry is not None and auth_token.expiry < timezone.now():

@@ -42,5 +42,6 @@ def test_every_cache_says_what_it_holds_and_what_clears_it():
         "key ring",
         "audit keys",
         "testers",
+        "list row layouts",
     ]
     assert all(cache.holds and cache.cleared_when and callable(cache.clear) for cache in caches)
