@@ -80,10 +80,13 @@ def plugin_sync_run(*, plugin_id: Any, run: Any, actor_id: Any, ip: str | None =
                 used_at = timezone.now()
             commit, fresh = _checkout(plugin, location, secret, redactor, work_dir)
         except SyncFailed as exc:
-            return _finish_failed(plugin, run, redactor.shorten(exc), used_at)
-        return _finish_installed(plugin, run, commit, fresh, used_at)
+            failure = redactor.shorten(exc)
+        else:
+            return _finish_installed(plugin, run, commit, fresh, used_at)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
+    # Once its job directory is gone: whoever sees the plugin failed finds nothing of the job left.
+    return _finish_failed(plugin, run, failure, used_at)
 
 
 def _location(plugin: Plugin) -> git.RepoLocation:
