@@ -357,9 +357,9 @@ class CredentialTypeOutput(serializers.Serializer):
 # --- The list's rows, built by hand ----------------------------------------------------------------
 # GET /api/credentials/ builds each row here from a values() row rather than through CredentialOutput,
 # for `make bench`'s "list 100 (API)" figure: its goal is at most 2.5 times its floor (reading the same
-# rows and dumping them as JSON) and it stands at about 2.9 already. Measured on 100 rows, the floor
-# takes some 3.5 ms; CredentialOutput(many=True) some 6 ms more (some 25 field calls a row), these rows
-# 0.2 ms. The list only: every other answer is its serializer's data. tests/api/test_output.py holds
+# rows and dumping them as JSON) and it stands at about 2.4, just within it. Measured on 100 rows, the
+# floor takes some 3.5 ms; CredentialOutput(many=True) some 6 ms more (some 25 field calls a row), these
+# rows 0.2 ms. The list only: every other answer is its serializer's data. tests/api/test_output.py holds
 # a list row and the detail of the same credential to the same keys and values, so they cannot drift.
 
 # What a list reads of each row: no ciphertext, and the flags that say what the caller may do.

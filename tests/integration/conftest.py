@@ -114,9 +114,24 @@ def wait_for_result(credential_id: uuid.UUID, *, timeout: float = 45.0):
     while time.monotonic() < deadline:
         credential = Credential.objects.get(pk=credential_id)
         if credential.test_status in ("passed", "failed"):
+            wait_for_fan_out()
             return credential
         time.sleep(0.1)
     raise AssertionError(f"the test of {credential_id} did not finish within {timeout:g} s")
+
+
+def wait_for_fan_out(timeout: float = 30.0) -> None:
+    """Until the worker has fanned out every event raised so far (a failed sync or test raises one).
+
+    A test ends by flushing the database, whose TRUNCATE would deadlock with a fan-out still reading it.
+    """
+    from notifications.models import RaisedEvent
+
+    deadline = time.monotonic() + timeout
+    while RaisedEvent.objects.filter(fanned_out_at__isnull=True).exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the worker did not fan out the events raised within {timeout:g} s")
+        time.sleep(0.05)
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from credentials.services import credential_create
 from plugins.models import Plugin
 from plugins.paths import work_root
 from tests.integration import servers
+from tests.integration.conftest import wait_for_fan_out
 
 
 @contextlib.contextmanager
@@ -69,6 +70,7 @@ def wait_for(plugin_id: str, *, timeout: float = 90.0, states: tuple[str, ...] =
     while time.monotonic() < deadline:
         plugin = Plugin.objects.get(pk=plugin_id)
         if plugin.status in states:
+            wait_for_fan_out()
             return plugin
         time.sleep(0.1)
     raise AssertionError(f"plugin {plugin_id} did not reach {states} within {timeout:g} s")
