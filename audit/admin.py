@@ -6,10 +6,12 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from audit.models import AuditEvent
+from config.admin_readonly import NoWrites
 
 
+# Not even superusers add, change or delete an event: a changed or removed one would break its MAC and the chain.
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(NoWrites, admin.ModelAdmin):
     """Events are written only by audit.services; here they can be read and nothing else."""
 
     list_display = ("created_at", "action", "actor_name", "credential_label", "service", "ip")
@@ -48,13 +50,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     def has_view_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
         user = request.user
         return user.is_active and user.is_staff and user.has_perm("audit.view_auditevent")
-
-    # Not even for superusers: a changed or removed event would break its MAC and the chain.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
-        return False

@@ -11,23 +11,11 @@ from django.http import Http404, HttpRequest
 
 from config.actors import signed_in
 from config.addresses import client_ip
+from config.admin_readonly import NoWrites
 from notifications.errors import EndpointNotFound
 from notifications.models import Delivery, DeliveryAttempt, RaisedEvent, Subscription, WebhookEndpoint
 from notifications.selectors import endpoints_for_user
 from notifications.webhooks.endpoints import endpoint_delete
-
-
-class NoWrites:
-    """Rows to read: nobody adds, changes or deletes them here (an admin, or an inline)."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ReadOnlyAdmin(NoWrites, admin.ModelAdmin):

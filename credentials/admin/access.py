@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from config.actors import signed_in
 from config.addresses import client_ip
+from config.admin_readonly import NoWrites
 from credentials.access.services import access_request_approve, access_request_deny
 from credentials.errors import (
     AccessRequestClosed,
@@ -25,7 +26,7 @@ ADMIN_DENIAL = "Denied by an administrator from the admin."
 
 
 @admin.register(AccessRequest)
-class AccessRequestAdmin(admin.ModelAdmin):
+class AccessRequestAdmin(NoWrites, admin.ModelAdmin):
     list_display = ("credential", "requester", "permission", "hours", "status", "created_at", "answer_by", "decided_by")
     list_filter = ("status", "permission", "created_at", "answer_by")
     search_fields = ("credential__name", "requester__username", "reason")
@@ -34,15 +35,6 @@ class AccessRequestAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: AccessRequest | None = None) -> list[str]:
         return [field.name for field in AccessRequest._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: AccessRequest | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: AccessRequest | None = None) -> bool:
-        return False
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         # Deciding is the services' to allow, request by request; the actions are offered to superusers only.

@@ -22,6 +22,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from config.actors import signed_in
 from config.addresses import client_ip
 from config.admin_actor import ActorForm, form_for_request
+from config.admin_readonly import NoWrites
 from credentials.admin.sharing import CredentialSharingAdminMixin
 from credentials.errors import CredentialInUse, CredentialNotFound, TestQueueUnavailable
 from credentials.forms.credential import CredentialForm, schema_field_names
@@ -95,7 +96,7 @@ IN_USE_HINT = (
 )
 
 
-class CredentialVersionInline(admin.TabularInline):
+class CredentialVersionInline(NoWrites, admin.TabularInline):
     """The secret's kept versions on the credential's change page: facts only, read-only, never the ciphertext.
 
     Restoring and destroying are the site's and the API's (one audited service each): nothing here writes.
@@ -121,15 +122,6 @@ class CredentialVersionInline(admin.TabularInline):
     # a credential (get_queryset asks so) the answer is the page's: the inline exists only on a credential's.
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return obj is None or (isinstance(obj, Credential) and user_can(request.user, VIEW, obj))
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="Changed fields")
     def changed(self, version: CredentialVersion) -> str:
