@@ -88,8 +88,8 @@ def send_digests() -> int:
             if not rows:
                 continue
             groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-            for delivery in rows:
-                groups[item(delivery)["title"]].append(item(delivery))
+            for shown in map(item, rows):
+                groups[shown["title"]].append(shown)
             context = {"user": user, "groups": dict(groups), "count": len(rows)}
             _send(f"{SUBJECT_PREFIX}Your daily digest: {len(rows)} event(s)", "notifications/email/digest", context,
                   user.email)  # fmt: skip

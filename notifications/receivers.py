@@ -71,6 +71,8 @@ def queue_fan_out(raised_id: int) -> None:
         logger.warning("Could not queue the fan-out of event %s: %s", raised_id, type(exc).__name__)
 
 
+# Not DjangoJSONEncoder: it cuts a time to milliseconds, and a sweep's notices are found by its exact
+# time (credentials.expiry.notices_of_sweep); sets, which it refuses, become lists here.
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: _jsonable(item) for key, item in value.items()}

@@ -44,10 +44,16 @@ def endpoints_for_user(user: Actor) -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.filter(Q(user_id=user.pk) | Q(team_id__in=teams)).select_related("user", "team")
 
 
-def endpoint_for_user(user: Actor, endpoint_id: Any) -> WebhookEndpoint:
-    """One endpoint ``user`` manages; EndpointNotFound (404) for any other, or a malformed id."""
+def endpoint_for_user(user: Actor, endpoint_id: Any, *, lock: bool = False) -> WebhookEndpoint:
+    """One endpoint ``user`` manages; EndpointNotFound (404) for any other, or a malformed id.
+
+    ``lock``: its row locked for the caller's transaction (one deleted meanwhile is not found).
+    """
+    rows = endpoints_for_user(user)
+    if lock:  # the endpoint's row only: FOR UPDATE may not reach the nullable side of its joins
+        rows = rows.select_for_update(of=("self",))
     try:
-        return endpoints_for_user(user).get(pk=endpoint_id)
+        return rows.get(pk=endpoint_id)
     except (WebhookEndpoint.DoesNotExist, ValidationError, ValueError, TypeError):  # a malformed id too
         raise EndpointNotFound() from None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -33,6 +35,6 @@ def subscription_set(*, actor: Actor, event: str, scope: str, email: str, webhoo
     return Preference(scope, email, webhook)
 
 
-def subscription_reset(*, actor: Actor, event: str) -> None:
-    """Go back to the default for ``event``."""
-    Subscription.objects.filter(user_id=actor.pk, event=event).delete()
+def subscriptions_reset(*, actor: Actor, events: Iterable[str]) -> None:
+    """Go back to the defaults for ``events`` (one statement, however many)."""
+    Subscription.objects.filter(user_id=actor.pk, event__in=list(events)).delete()

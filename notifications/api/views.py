@@ -19,7 +19,7 @@ from credentials.api.serializers import group_field
 from notifications import selectors
 from notifications.kinds import SUBSCRIBABLE, EmailMode, Scope
 from notifications.models import DeliveryAttempt, Subscription, WebhookEndpoint
-from notifications.services import subscription_reset, subscription_set
+from notifications.services import subscription_set, subscriptions_reset
 from notifications.webhooks import endpoints
 from notifications.webhooks.urls import MAX_URL
 
@@ -127,7 +127,7 @@ class SubscriptionViewSet(viewsets.GenericViewSet):
     def destroy(self, request: Request, event: str) -> Response:
         user = signed_in(request.user)
         _known(event)
-        subscription_reset(actor=user, event=event)
+        subscriptions_reset(actor=user, events=[event])
         return Response(SubscriptionOutput(_choice(user, event)).data)
 
 

@@ -14,7 +14,7 @@ from notifications.errors import InvalidNotificationInput
 from notifications.forms import SubscriptionRowForm, initial_of
 from notifications.kinds import SUBSCRIBABLE
 from notifications.selectors import Choice, subscriptions_for_user
-from notifications.services import subscription_reset, subscription_set
+from notifications.services import subscription_set, subscriptions_reset
 
 Row = tuple[Choice, SubscriptionRowForm]
 
@@ -68,8 +68,6 @@ def _saved(actor: Actor, rows: list[Row]) -> int | None:
 @require_POST
 def subscriptions_reset_page(request: HttpRequest) -> HttpResponse:
     actor = signed_in(request.user)
-    with transaction.atomic():
-        for event in SUBSCRIBABLE:
-            subscription_reset(actor=actor, event=event)
+    subscriptions_reset(actor=actor, events=SUBSCRIBABLE)
     messages.success(request, "Every event is back to its default.")
     return redirect("notifications:settings")

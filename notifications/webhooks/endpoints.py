@@ -22,7 +22,7 @@ from audit.models import AuditAction
 from audit.services import audit_record
 from config.actors import Actor
 from credentials.permissions import user_manages_team
-from notifications.errors import EndpointNotFound, InvalidNotificationInput, TestEventsThrottled
+from notifications.errors import InvalidNotificationInput, TestEventsThrottled
 from notifications.kinds import SUBSCRIBABLE, EventKind
 from notifications.models import Channel, Delivery, WebhookEndpoint
 from notifications.selectors import endpoint_for_user
@@ -165,11 +165,7 @@ def endpoint_send_test(*, actor: Actor, endpoint_id: Any) -> Delivery:
 
 def _locked(actor: Actor, endpoint_id: Any) -> WebhookEndpoint:
     """The endpoint locked, if ``actor`` manages it; EndpointNotFound (404) otherwise, or once it is gone."""
-    endpoint_for_user(actor, endpoint_id)  # 404 for what the actor may not manage, and for a malformed id
-    endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id).first()
-    if endpoint is None:  # deleted meanwhile
-        raise EndpointNotFound()
-    return endpoint
+    return endpoint_for_user(actor, endpoint_id, lock=True)
 
 
 def _input_errors(name: Any, url: Any, events: Any) -> dict[str, list[str]]:
