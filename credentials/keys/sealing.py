@@ -15,23 +15,17 @@ from credentials.models import Credential, CredentialVersion
 def open_values(credential: Credential) -> dict[str, Any]:
     """The payload sealed into the row: its fields, allowed hosts and the names of its secrets
     (DecryptionError if it cannot)."""
-    return get_keyring().open(
-        credential_id=credential.pk,
-        type_slug=credential.type.slug,
-        number=credential.secret_version,
-        ciphertext=credential.ciphertext,
-        key_id=credential.key_id,
-    )
+    return _open(credential, credential.secret_version, credential.ciphertext, credential.key_id)
 
 
 def open_version(credential: Credential, version: CredentialVersion) -> dict[str, Any]:
     """The payload a kept version holds, as ``open_values`` answers for the row (DecryptionError if it cannot)."""
+    return _open(credential, version.number, version.ciphertext, version.key_id)
+
+
+def _open(credential: Credential, number: int, ciphertext: str, key_id: str) -> dict[str, Any]:
     return get_keyring().open(
-        credential_id=credential.pk,
-        type_slug=credential.type.slug,
-        number=version.number,
-        ciphertext=version.ciphertext,
-        key_id=version.key_id,
+        credential_id=credential.pk, type_slug=credential.type.slug, number=number, ciphertext=ciphertext, key_id=key_id
     )
 
 
